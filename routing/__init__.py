@@ -1,0 +1,1 @@
+"""Pure routing domain: contacts, decisions, sentiment, waves and policy (no I/O)."""

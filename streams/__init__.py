@@ -1,0 +1,1 @@
+"""Faust application, topics, codecs, agents, web views and the wavebreak command line."""

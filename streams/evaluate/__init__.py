@@ -1,0 +1,1 @@
+"""Offline evaluation commands (sentiment, waves) that print measured figures."""
