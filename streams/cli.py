@@ -23,18 +23,30 @@ class _Command:
 # Modules are imported lazily so `wavebreak --help` and `wavebreak normalize` stay fast
 # and never pay for importing faust.
 _COMMANDS: tuple[_Command, ...] = (
-    _Command("run", "streams.commands.run", "embedded broker + worker (+ --demo traffic) in one process"),
+    _Command(
+        "run", "streams.commands.run", "embedded broker + worker (+ --demo traffic) in one process"
+    ),
     _Command("worker", "streams.commands.worker", "run a routing worker against a Kafka cluster"),
     _Command("broker", "streams.commands.broker", "run the embedded Kafka-protocol broker (Tansu)"),
     _Command("publish", "streams.commands.publish", "publish contact envelopes from a JSONL file"),
     _Command("tail", "streams.commands.tail", "print a topic's records as JSON lines"),
-    _Command("normalize", "streams.commands.normalize", "offline: raw envelopes -> contacts or dead letters"),
-    _Command("schema", "streams.commands.schema", "print the JSON Schema of the envelope or a channel"),
+    _Command(
+        "normalize",
+        "streams.commands.normalize",
+        "offline: raw envelopes -> contacts or dead letters",
+    ),
+    _Command(
+        "schema", "streams.commands.schema", "print the JSON Schema of the envelope or a channel"
+    ),
 )
 
 _EVAL_COMMANDS: tuple[_Command, ...] = (
-    _Command("sentiment", "streams.evaluate.sentiment", "precision/recall/F1 and texts/s on labelled CSV"),
-    _Command("waves", "streams.evaluate.waves", "replay an arrival trace through the wave detector"),
+    _Command(
+        "sentiment", "streams.evaluate.sentiment", "precision/recall/F1 and texts/s on labelled CSV"
+    ),
+    _Command(
+        "waves", "streams.evaluate.waves", "replay an arrival trace through the wave detector"
+    ),
 )
 
 
@@ -48,7 +60,7 @@ def _add(subparsers: argparse._SubParsersAction[argparse.ArgumentParser], cmd: _
 def _build_parser(argv: Sequence[str]) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="wavebreak",
-        description="wavebreak: route every customer contact to a bot, a queue or a senior specialist.",
+        description="wavebreak: route every customer contact to a bot, a queue or a senior.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     # Only import the module of the command being run; `--help` lists all of them.
@@ -75,8 +87,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if run is None:
         parser.print_help()
         return 2
+    from streams.commands._common import CommandError
+
     try:
         return int(run(args))
+    except CommandError as exc:
+        print(f"wavebreak: error: {exc}", file=sys.stderr)
+        return exc.code
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:

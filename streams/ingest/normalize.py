@@ -1,0 +1,395 @@
+"""The normalizer: raw envelope bytes -> Contact, or a DeadLetter with the reason; never raises."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+from pydantic import ValidationError
+
+from routing.channels import Channel, traits_of
+from routing.contact import Contact, ContactTraits
+from streams.ingest.deadletter import DeadLetter, Reason, Source
+from streams.ingest.identity import (
+    customer_key,
+    normalize_email,
+    normalize_handle,
+    normalize_phone,
+)
+from streams.ingest.language import detect_language
+from streams.ingest.payloads import (
+    CallbackRequest,
+    ChatMessage,
+    EmailMessage,
+    ForumPost,
+    InPersonVisit,
+    MessengerMessage,
+    PayloadBase,
+    SmsMessage,
+    SocialPrivateMessage,
+    SocialPublicPost,
+    VoiceCall,
+    WebForm,
+    payload_model,
+)
+
+__all__ = ["MAX_MESSAGE_BYTES", "Normalizer", "normalize"]
+
+MAX_MESSAGE_BYTES = 1024 * 1024
+_ENVELOPE_KEYS = frozenset({"event_id", "channel", "occurred_at", "schema_version", "payload"})
+_CONTACT_NS = uuid.UUID("6f1d2c1e-6a53-4d0e-9a43-2f7b1b9e0c11")
+# Control characters other than tab and newline break terminals and downstream UIs.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_QUOTED_LINE = re.compile(r"^\s*>.*$\n?", re.MULTILINE)
+_TIMESTAMP_ERRORS = ("datetime", "timezone", "date_")
+# Clocks drift and adapters buffer; a contact "from the future" beyond this is a bad clock.
+_MAX_FUTURE = timedelta(hours=1)
+_MIN_YEAR = 2000
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class _Reject(Exception):
+    def __init__(self, reason: Reason, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+        self.field = field
+
+
+class Normalizer:
+    """Turns raw adapter messages into contacts; configured once, called per message.
+
+    Args:
+        clock: returns the current aware datetime (the `received_at` stamp); injected so
+            tests and the offline simulator control time.
+        max_bytes: messages larger than this are dead-lettered as `too_large`.
+        phone_region: default region for phone numbers without a country code.
+        identity_salt: keyed-hash salt for customer keys (set it per deployment so keys
+            cannot be matched to phone numbers by hashing guesses).
+    """
+
+    __slots__ = ("_clock", "_max_bytes", "_region", "_salt")
+
+    def __init__(
+        self,
+        clock: Callable[[], datetime] = _utcnow,
+        *,
+        max_bytes: int = MAX_MESSAGE_BYTES,
+        phone_region: str = "RU",
+        identity_salt: bytes = b"",
+    ) -> None:
+        self._clock = clock
+        self._max_bytes = max_bytes
+        self._region = phone_region
+        self._salt = identity_salt
+
+    def __call__(self, raw: bytes, source: Source | None = None) -> Contact | DeadLetter:
+        """Normalize one raw message; returns a Contact or a DeadLetter, never raises."""
+        received_at = self._clock()
+        event_id: str | None = None
+        channel: str | None = None
+        try:
+            envelope = self._parse(raw)
+            event_id = _opt_str(envelope.get("event_id"))
+            channel = _opt_str(envelope.get("channel"))
+            return self._contact(envelope, received_at)
+        except _Reject as rej:
+            return DeadLetter.of(
+                raw,
+                rej.reason,
+                rej.message,
+                field=rej.field,
+                event_id=event_id,
+                channel=channel if channel in Channel.__members__.values() else None,
+                source=source,
+                received_at=received_at,
+            )
+        except Exception as exc:  # a bug must not stop the worker: dead-letter it, loudly
+            return DeadLetter.of(
+                raw,
+                Reason.INTERNAL_ERROR,
+                f"normalizer failed with {type(exc).__name__}; this is a wavebreak bug",
+                event_id=event_id,
+                source=source,
+                received_at=received_at,
+            )
+
+    def _parse(self, raw: bytes) -> dict[str, Any]:
+        if len(raw) > self._max_bytes:
+            raise _Reject(
+                Reason.TOO_LARGE, f"message is {len(raw)} bytes; the limit is {self._max_bytes}"
+            )
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise _Reject(
+                Reason.NOT_UTF8, f"message is not valid UTF-8 at byte {exc.start}"
+            ) from None
+        if text.startswith("\ufeff"):  # a BOM from Windows tooling is harmless; strip it
+            text = text[1:]
+        try:
+            value = orjson.loads(text)
+        except orjson.JSONDecodeError as exc:
+            raise _Reject(
+                Reason.NOT_JSON, f"message is not JSON: {exc.msg} at position {exc.pos}"
+            ) from None
+        if not isinstance(value, dict):
+            raise _Reject(
+                Reason.NOT_AN_OBJECT,
+                f"message must be a JSON object (the envelope), got {type(value).__name__}",
+            )
+        return value
+
+    def _contact(self, env: dict[str, Any], received_at: datetime) -> Contact:
+        unknown = sorted(set(env) - _ENVELOPE_KEYS)
+        if unknown:
+            raise _Reject(
+                Reason.INVALID_ENVELOPE,
+                f"unknown envelope field(s) {unknown[:5]}; allowed: {sorted(_ENVELOPE_KEYS)}",
+                field=str(unknown[0])[:100],
+            )
+        event_id = env.get("event_id")
+        if not isinstance(event_id, str) or not 1 <= len(event_id) <= 200:
+            raise _Reject(
+                Reason.INVALID_ENVELOPE,
+                "event_id is required: a non-empty string of at most 200 characters",
+                field="event_id",
+            )
+        version = env.get("schema_version")
+        if not isinstance(version, int) or isinstance(version, bool):
+            raise _Reject(
+                Reason.INVALID_ENVELOPE,
+                "schema_version is required: an integer (1)",
+                "schema_version",
+            )
+        if version != 1:
+            raise _Reject(
+                Reason.UNSUPPORTED_SCHEMA_VERSION,
+                f"schema_version {version} is not supported; this worker understands [1]",
+                "schema_version",
+            )
+        channel_name = env.get("channel")
+        if not isinstance(channel_name, str):
+            raise _Reject(Reason.INVALID_ENVELOPE, "channel is required: a string", "channel")
+        try:
+            channel = Channel(channel_name)
+        except ValueError:
+            raise _Reject(
+                Reason.UNKNOWN_CHANNEL,
+                f"unknown channel; expected one of {[c.value for c in Channel]}",
+                "channel",
+            ) from None
+        occurred_at = _parse_timestamp(env.get("occurred_at"), received_at)
+        payload_raw = env.get("payload")
+        if not isinstance(payload_raw, dict):
+            raise _Reject(Reason.SCHEMA_VIOLATION, "payload is required: a JSON object", "payload")
+        try:
+            payload = payload_model(channel).model_validate(payload_raw)
+        except ValidationError as exc:
+            raise _from_validation(exc, channel) from None
+        return self._build(event_id, channel, occurred_at, received_at, payload)
+
+    def _build(
+        self,
+        event_id: str,
+        channel: Channel,
+        occurred_at: datetime,
+        received_at: datetime,
+        payload: PayloadBase,
+    ) -> Contact:
+        text, thread_id, meta = _extract(payload)
+        text = _clean(text)
+        language = payload.language or detect_language(text)
+        traits = traits_of(channel)
+        return Contact(
+            id=str(uuid.uuid5(_CONTACT_NS, f"{channel.value}:{event_id}")),
+            event_id=event_id,
+            channel=channel,
+            traits=ContactTraits(
+                voice=traits.voice, synchronous=traits.synchronous, public=traits.public
+            ),
+            customer_key=self._customer_key(channel, event_id, thread_id, payload),
+            customer_tier=payload.customer_tier.casefold() if payload.customer_tier else None,
+            language=language,  # type: ignore[arg-type]  # detect_language returns ru/en/other
+            text=text,
+            text_length=len(text),
+            thread_id=thread_id,
+            occurred_at=occurred_at,
+            received_at=received_at,
+            meta=meta,
+        )
+
+    def _customer_key(
+        self, channel: Channel, event_id: str, thread_id: str | None, p: PayloadBase
+    ) -> str:
+        # Strongest identity first: a CRM id beats a phone, a phone beats an email (people
+        # share family emails less often than they change them), an email beats a handle.
+        if p.customer_id:
+            return customer_key("id", p.customer_id.strip(), self._salt)
+        phone = _phone_of(p)
+        if phone:
+            return customer_key("phone", normalize_phone(phone, self._region), self._salt)
+        email = _email_of(p)
+        if email:
+            return customer_key("email", normalize_email(email), self._salt)
+        handle = _handle_of(p)
+        if handle:
+            return customer_key("handle", normalize_handle(*handle), self._salt)
+        # Anonymous: keep one conversation together at least.
+        return customer_key("anon", f"{channel.value}:{thread_id or event_id}", self._salt)
+
+
+def _opt_str(value: object) -> str | None:
+    return value[:200] if isinstance(value, str) else None
+
+
+def _parse_timestamp(value: object, received_at: datetime) -> datetime:
+    if value is None:
+        raise _Reject(Reason.INVALID_ENVELOPE, "occurred_at is required", "occurred_at")
+    if not isinstance(value, str):
+        raise _Reject(
+            Reason.BAD_TIMESTAMP,
+            "occurred_at must be an ISO 8601 string with a UTC offset, "
+            "e.g. 2026-11-23T10:15:00+03:00",
+            "occurred_at",
+        )
+    try:
+        ts = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise _Reject(
+            Reason.BAD_TIMESTAMP,
+            "occurred_at is not an ISO 8601 timestamp (e.g. 2026-11-23T10:15:00+03:00)",
+            "occurred_at",
+        ) from None
+    if ts.tzinfo is None or ts.utcoffset() is None:
+        raise _Reject(
+            Reason.BAD_TIMESTAMP,
+            "occurred_at has no UTC offset; add one (e.g. +03:00 or Z) so it is unambiguous",
+            "occurred_at",
+        )
+    ts = ts.astimezone(UTC)
+    if ts.year < _MIN_YEAR or ts > received_at + _MAX_FUTURE:
+        raise _Reject(
+            Reason.BAD_TIMESTAMP,
+            f"occurred_at is implausible (before {_MIN_YEAR} or more than "
+            f"{int(_MAX_FUTURE.total_seconds() // 60)} minutes in the future): "
+            "check the adapter's clock",
+            "occurred_at",
+        )
+    return ts
+
+
+def _from_validation(exc: ValidationError, channel: Channel) -> _Reject:
+    errors = exc.errors(include_input=False, include_url=False, include_context=False)
+    first = errors[0]
+    path = ".".join(["payload", *(str(p) for p in first["loc"])])
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    reason = (
+        Reason.BAD_TIMESTAMP
+        if first["type"].startswith(_TIMESTAMP_ERRORS)
+        else Reason.SCHEMA_VIOLATION
+    )
+    return _Reject(reason, f"{channel.value} {path}: {first['msg']}{more}", path)
+
+
+def _clean(text: str) -> str:
+    return _CONTROL.sub(" ", unicodedata.normalize("NFC", text)).strip()
+
+
+def _join(*parts: str | None) -> str:
+    return "\n\n".join(p.strip() for p in parts if p and p.strip())
+
+
+def _extract(p: PayloadBase) -> tuple[str, str | None, dict[str, str | int | float | bool]]:
+    """Return (text, thread id, routing meta) for a payload; meta never holds PII."""
+    if isinstance(p, VoiceCall):
+        meta: dict[str, str | int | float | bool] = {
+            "wait_seconds": p.wait_seconds,
+            "ivr_path": "/".join(p.ivr_path)[:200],
+            "has_transcript": p.transcript is not None,
+        }
+        return p.transcript or "", p.call_id, meta
+    if isinstance(p, CallbackRequest):
+        meta = {"origin": p.origin}
+        if p.topic:
+            meta["topic"] = p.topic[:100]
+        return _join(p.topic, p.comment), None, meta
+    if isinstance(p, ChatMessage):
+        return p.text, p.session_id, {}
+    if isinstance(p, EmailMessage):
+        # Quoted history ("> ...") is our own earlier answer or an old message: it is not
+        # what the customer wrote now and must not make a short reply look like a long letter.
+        body = _QUOTED_LINE.sub("", p.body)
+        thread = p.thread_id or p.in_reply_to or p.message_id
+        meta = {"attachments": p.attachments, "is_reply": p.in_reply_to is not None}
+        return _join(p.subject, body), thread, meta
+    if isinstance(p, SmsMessage):
+        return p.text, None, {}
+    if isinstance(p, SocialPublicPost):
+        meta = {
+            "network": p.network.casefold()[:50],
+            "kind": p.kind,
+            "is_reply": p.reply_to is not None,
+        }
+        if p.author_followers is not None:
+            meta["author_followers"] = p.author_followers
+        return p.text, p.reply_to or p.post_id, meta
+    if isinstance(p, SocialPrivateMessage):
+        return p.text, p.conversation_id, {"network": p.network.casefold()[:50]}
+    if isinstance(p, MessengerMessage):
+        return p.text, p.chat_id, {"network": p.messenger.casefold()[:50]}
+    if isinstance(p, WebForm):
+        meta = {"form_id": p.form_id[:100], "has_order": p.order_id is not None}
+        if p.topic:
+            meta["topic"] = p.topic[:100]
+        return _join(p.subject, p.message), None, meta
+    if isinstance(p, ForumPost):
+        return _join(p.title, p.text), p.thread_id, {"network": p.forum.casefold()[:50]}
+    if isinstance(p, InPersonVisit):
+        meta = {
+            "location_kind": p.location_kind,
+            "location_id": p.location_id[:100],
+            "topic": p.ticket_topic[:100],
+            "wait_seconds": p.wait_minutes * 60.0,
+        }
+        return p.note or "", p.ticket_number, meta
+    raise TypeError(f"no extractor for {type(p).__name__}")
+
+
+def _phone_of(p: PayloadBase) -> str | None:
+    for attr in ("caller_number", "phone", "from_number"):
+        value = getattr(p, attr, None)
+        if value:
+            return str(value)
+    return None
+
+
+def _email_of(p: PayloadBase) -> str | None:
+    value = getattr(p, "from_", None) or getattr(p, "email", None)
+    return str(value) if value else None
+
+
+def _handle_of(p: PayloadBase) -> tuple[str, str] | None:
+    if isinstance(p, SocialPublicPost | SocialPrivateMessage):
+        return p.network, p.author_handle
+    if isinstance(p, MessengerMessage) and p.user_handle:
+        return p.messenger, p.user_handle
+    if isinstance(p, ForumPost):
+        return p.forum, p.author_handle
+    return None
+
+
+_default = Normalizer()
+
+
+def normalize(raw: bytes, source: Source | None = None) -> Contact | DeadLetter:
+    """Normalize with default settings and the wall clock (see `Normalizer` to configure)."""
+    return _default(raw, source)
