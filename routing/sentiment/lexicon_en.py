@@ -1,0 +1,193 @@
+"""English lexicon: VADER's word list (MIT, read from the installed package) plus our own."""
+
+from __future__ import annotations
+
+from importlib import resources
+from typing import Final
+
+__all__ = [
+    "BOOSTERS",
+    "CONTRAST",
+    "DIMINISHERS",
+    "EXPECTATIONS",
+    "IDIOMS",
+    "NEGATORS",
+    "SARCASM",
+    "TRANSPARENT",
+    "WORDS",
+    "load_vader_lexicon",
+]
+
+
+def load_vader_lexicon() -> dict[str, float]:
+    """Read VADER's word valences from the installed `vaderSentiment` package.
+
+    VADER (Hutto & Gilbert, ICWSM 2014) is MIT-licensed; its lexicon is used as
+    published, read at run time from the package rather than copied into this project.
+    Returns an empty mapping when the package is not installed, so the analyzer still
+    works on the project's own words.
+    """
+    try:
+        text = (
+            resources.files("vaderSentiment")
+            .joinpath("vader_lexicon.txt")
+            .read_text(encoding="utf-8")
+        )
+    except (ModuleNotFoundError, FileNotFoundError):
+        return {}
+    lexicon: dict[str, float] = {}
+    for line in text.splitlines():
+        word, _, rest = line.partition("\t")
+        value = rest.partition("\t")[0]
+        if word and value:
+            lexicon[word] = float(value)
+    return lexicon
+
+
+def _block(valence: float, words: str) -> dict[str, float]:
+    return dict.fromkeys(words.split(), valence)
+
+
+def _words(words: str) -> frozenset[str]:
+    return frozenset(words.split())
+
+
+# The project's own additions and overrides: customer-service failures and everyday
+# negative events that VADER leaves out or rates as neutral.
+WORDS: Final[dict[str, float]] = {
+    **_block(
+        -2.6,
+        """
+        scam scammed scammer scammers ripoff rip-off fraud fraudulent unacceptable
+        outrageous disgrace disgraceful incompetent incompetence horrendous atrocious
+        appalling abysmal dreadful shambles nightmare garbage trash rubbish unusable
+        fml wtf ffs omfg smfh murdered massacre terrorism terrorist terrorists
+        """,
+    ),
+    **_block(
+        -1.8,
+        """
+        overcharged overcharge overcharging outage outages unreliable unresponsive
+        broken crashed crashing crashes glitchy buggy laggy faulty defective damaged
+        disconnected misleading mislead misled shady sketchy bullshit bs lousy
+        ridiculous joke clueless ignored ignoring unhelpful frustrating frustrated
+        annoyed annoying infuriating livid pissed furious disappointing ugh smh
+        sucked horrible poorly refused refuse denied worse unfair hacked stolen
+        rude liar liars lied lying fake corrupt shooting shot bombing injured
+        tragedy tragic funeral cancer sick ill hurts hurt pain crying cried cry
+        sadly unfortunately rip
+        """,
+    ),
+    **_block(
+        -1.0,
+        """
+        cancelled canceled delayed delay delays late missing lost stuck waiting
+        hold charged fee fees glitch bug error errors issue issues problem problems
+        slow slowly confusing confused unclear complicated hassle mess messed
+        disconnect dropped drops postponed expensive overpriced pricey tired meh
+        sigh boring bored lonely worried worry nervous anxious scared afraid
+        struggling struggle lack lacking fail failed fails failure
+        """,
+    ),
+    **_block(1.4, "helpful quick quickly fast smooth resolved fixed sorted thx ty tysm"),
+}
+
+# Negated, these are service failures ("doesn't work", "never arrived", "no signal").
+EXPECTATIONS: Final[dict[str, float]] = {
+    **_block(
+        -2.0,
+        """
+        work works working worked help helps helped helping respond responded
+        responding answer answered answering arrive arrived arriving receive
+        received deliver delivered load loading loads connect connecting connected
+        fix fixed resolve resolved refund refunded reply replied call called
+        return returned reach reached access login log sign open opens opening
+        show showed showing come came get got getting
+        """,
+    ),
+    **_block(-1.6, "signal service response reply internet wifi connection refund update"),
+}
+
+NEGATORS: Final[frozenset[str]] = _words(
+    """
+    not no never none nobody nothing nowhere neither nor without nope cannot aint
+    arent cant couldnt didnt doesnt dont hadnt hasnt havent isnt wasnt werent wont
+    wouldnt shouldnt mustnt neednt ain't aren't can't couldn't didn't doesn't don't
+    hadn't hasn't haven't isn't wasn't weren't won't wouldn't shouldn't mustn't
+    needn't
+    """
+)
+
+BOOSTERS: Final[frozenset[str]] = _words(
+    """
+    absolutely amazingly awfully completely considerably decidedly deeply effing
+    enormously entirely especially exceptionally extremely fabulously flipping
+    flippin fricking frickin frigging friggin fully fucking fuckin greatly hella
+    highly hugely incredibly intensely majorly particularly purely quite really
+    remarkably so soo sooo soooo substantially thoroughly totally tremendously uber
+    unbelievably unusually utterly very super seriously literally way too
+    """
+)
+
+# Words a negation passes over: "can't even log in", "not really helpful".
+TRANSPARENT: Final[frozenset[str]] = _words(
+    """
+    even be been being ever yet actually
+    """
+)
+
+DIMINISHERS: Final[frozenset[str]] = _words(
+    """
+    almost barely hardly kinda kindof marginally occasionally partly scarcely
+    slightly somewhat sorta little bit
+    """
+)
+
+CONTRAST: Final[frozenset[str]] = frozenset(["but", "however", "although", "though"])
+
+IDIOMS: Final[dict[str, float]] = {
+    "can't wait": 2.4,
+    "cant wait": 2.4,
+    "cannot wait": 2.4,
+    "can't complain": 1.0,
+    "no worries": 1.0,
+    "no doubt": 0.8,
+    "not only": 0.0,
+    "never mind": 0.0,
+    "no matter": 0.0,
+    "not sure": -0.4,
+    "kind of": 0.0,
+    "sort of": 0.0,
+    "thank you": 2.0,
+    "well done": 2.4,
+    "hung up": -1.8,
+    "on hold": -1.2,
+    "still waiting": -1.8,
+    "still not": -1.2,
+    "waste of time": -2.4,
+    "waste of money": -2.4,
+    "rip off": -2.4,
+    "fed up": -2.4,
+    "sick of": -2.4,
+    "tired of": -2.0,
+    "let down": -1.8,
+    "screwed up": -2.4,
+    "what a joke": -2.4,
+    "shut up": -1.6,
+    "look forward": 2.0,
+    "looking forward": 2.0,
+    "happy birthday": 2.4,
+    "rest in peace": -1.6,
+}
+
+SARCASM: Final[dict[str, float]] = {
+    "yeah right": -1.6,
+    "thanks for nothing": -2.4,
+    "thanks a lot": 0.0,
+    "oh great": -0.8,
+    "just great": -0.8,
+    "gotta love": 0.0,
+    "so much for": -1.2,
+    "as usual": -1.2,
+    "what a surprise": -0.8,
+}
