@@ -53,9 +53,10 @@ def observe(
     Entries older than the window (relative to `at`, so a replay in event time behaves
     like the live run) are dropped, and only the newest `max_per_customer` are kept.
     """
-    if contact_id in memory.seen:
-        return memory, True
     horizon = at - settings.window_seconds
+    seen_at = memory.seen.get(contact_id)
+    if seen_at is not None and seen_at >= horizon:
+        return memory, True
     kept = {cid: ts for cid, ts in memory.seen.items() if ts >= horizon}
     kept[contact_id] = at
     if len(kept) > settings.max_per_customer:

@@ -50,6 +50,7 @@ _TIMESTAMP_ERRORS = ("datetime", "timezone", "date_")
 # Clocks drift and adapters buffer; a contact "from the future" beyond this is a bad clock.
 _MAX_FUTURE = timedelta(hours=1)
 _MIN_YEAR = 2000
+_EVENT_ID_PEEK = re.compile(rb'"event_id"\s*:\s*"([^"\\]{1,200})"')
 
 
 def _utcnow() -> datetime:
@@ -102,6 +103,8 @@ class Normalizer:
             channel = _opt_str(envelope.get("channel"))
             return self._contact(envelope, received_at)
         except _Reject as rej:
+            if event_id is None and rej.reason in (Reason.TOO_LARGE, Reason.NOT_UTF8):
+                event_id = _peek_event_id(raw)
             return DeadLetter.of(
                 raw,
                 rej.reason,
@@ -245,6 +248,13 @@ class Normalizer:
             return customer_key("handle", normalize_handle(*handle), self._salt)
         # Anonymous: keep one conversation together at least.
         return customer_key("anon", f"{channel.value}:{thread_id or event_id}", self._salt)
+
+
+def _peek_event_id(raw: bytes) -> str | None:
+    # An oversized or mis-encoded message is not parsed, but its event_id usually sits at the
+    # start; finding it lets the operator match the dead letter to the adapter's logs.
+    match = _EVENT_ID_PEEK.search(raw[:4096])
+    return match.group(1).decode("utf-8", "replace") if match else None
 
 
 def _opt_str(value: object) -> str | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 from routing.channels import Channel
 
@@ -30,7 +30,12 @@ Id = Annotated[str, Field(min_length=1, max_length=200)]
 Phone = Annotated[
     str, Field(min_length=3, max_length=40, description="any common format; normalized to E.164")
 ]
-EmailAddr = Annotated[str, Field(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")]
+EmailAddr = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True, min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$"
+    ),
+]
 Handle = Annotated[str, Field(min_length=1, max_length=200)]
 Text = Annotated[str, Field(max_length=200_000)]
 Short = Annotated[str, Field(max_length=500)]
