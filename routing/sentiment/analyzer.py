@@ -65,6 +65,7 @@ _QUEST: Final = 7
 _OPEN: Final = 8
 _CLOSE: Final = 9
 _SKIP: Final = 10
+_BREAK: Final = 11
 
 # Bits of the service-cue mask; _WEAK_REPEAT turns into REPEAT_CONTACT only in a
 # negative text.
@@ -88,7 +89,7 @@ _CUE_NAMES: Final = tuple(
 # phrase-head bits: 1 starts an idiom, 2 starts a service-cue phrase)
 _Info = tuple[int, float, float, str, str, bool, int, int]
 _IdiomTail = tuple[tuple[str, ...], float, str, bool]
-_CueTail = tuple[tuple[str, ...], int]
+_CuePhrase = tuple[tuple[str, ...], int, int]  # all keys, index of the anchor, cue bits
 
 _N_SCALAR: Final = -0.74  # VADER's negation factor: "not good" is weaker than "bad"
 _BOOST_STEP: Final = 0.293  # VADER's booster increment
@@ -181,10 +182,17 @@ class Analyzer:
         self._ru = _LanguageLexicon()
         self._en = _LanguageLexicon()
         self._idioms: dict[str, list[_IdiomTail]] = {}
-        self._cue_phrases: dict[str, list[_CueTail]] = {}
+        self._idiom_pairs: set[tuple[str, str]] = set()
+        self._cue_phrases: dict[str, list[_CuePhrase]] = {}
+        self._stop_keys = frozenset(
+            self._key(fold(w)) for w in (*lexicon_ru.FUNCTION_WORDS, *lexicon_en.FUNCTION_WORDS)
+        )
         self._cue_words: dict[str, int] = {}
-        self._ru_cache: dict[str, _Info] = {}
-        self._en_cache: dict[str, _Info] = {}
+        # Two caches per language: whitespace-separated chunk -> its token entries (the
+        # hot path: one dict lookup per chunk, no regex), and token -> entry (shared by
+        # chunks, so "плохо", "плохо!!!" and "плохо((" hold one entry for "плохо").
+        self._chunks: dict[str, dict[str, tuple[_Info, ...]]] = {"ru": {}, "en": {}}
+        self._tokens: dict[str, dict[str, _Info]] = {"ru": {}, "en": {}}
         self._build(use_vader)
         for language, entries in (extra_lexicon or {}).items():
             self._add_words(language, entries)
@@ -267,6 +275,8 @@ class Analyzer:
         tails = self._idioms.setdefault(keys[0], [])
         tails.append((keys[1:], value, label, sarcastic))
         tails.sort(key=lambda tail: -len(tail[0]))
+        # The main loop only calls _match_idiom when the first two keys fit.
+        self._idiom_pairs.add((keys[0], keys[1]))
 
     def _add_cue_phrases(self, phrases: Iterable[str], bit: int) -> None:
         for phrase in phrases:
@@ -277,14 +287,19 @@ class Analyzer:
                 continue
             if len(keys) == 1:
                 self._cue_words[keys[0]] = self._cue_words.get(keys[0], 0) | mask
-            else:
-                self._cue_phrases.setdefault(keys[0], []).append((keys[1:], mask))
+                continue
+            # Anchor each phrase on its least common word, so that "в", "не" or "to"
+            # do not send every text into phrase matching.
+            anchor = max(
+                range(len(keys)), key=lambda j: (keys[j] not in self._stop_keys, len(keys[j]))
+            )
+            self._cue_phrases.setdefault(keys[anchor], []).append((keys, anchor, mask))
 
     # ---------------------------------------------------------------- token cache
 
     def _classify(self, token: str, language: str) -> _Info:
         first = token[0]
-        if first in ":;=<":
+        if first in ":;=<" and len(token) > 1:
             return _emoticon_info(token)
         if first in "()":
             if len(token) == 1:
@@ -293,6 +308,8 @@ class Analyzer:
             if first == "(":
                 value = -value
             return (_EMO, value, value, "", f"emoticon:{first * 3}", False, 0, 0)
+        if first in ".,;:":
+            return (_BREAK, 0.0, 0.0, "", "", False, 0, 0)
         if first in "!?":
             if "?" in token:
                 return (_QUEST, float(len(token)), 0.0, "", "", False, 0, 0)
@@ -348,13 +365,24 @@ class Analyzer:
                 return (_VAL, -2.4, -1.0, key, "profanity", caps, flags, head)
         return (_PLAIN, 0.0, 0.0, key, "", caps, flags, head)
 
-    def _miss(self, token: str, cache: dict[str, _Info], language: str) -> _Info:
-        info = self._classify(token, language)
-        if len(cache) >= _CACHE_LIMIT:
+    def _chunk(self, chunk: str, language: str) -> tuple[_Info, ...]:
+        """Tokens of one whitespace-separated chunk, cached per language."""
+        tokens = self._tokens[language]
+        infos: list[_Info] = []
+        for token in TOKEN_RE.findall(chunk):
+            info = tokens.get(token)
+            if info is None:
+                info = self._classify(token, language)
+                tokens[token] = info
+            infos.append(info)
+        chunks = self._chunks[language]
+        if len(chunks) >= _CACHE_LIMIT or len(tokens) >= _CACHE_LIMIT:
             # Bound memory on adversarial input; the working set refills in a few hundred texts.
-            cache.clear()
-        cache[token] = info
-        return info
+            chunks.clear()
+            tokens.clear()
+        result = tuple(infos)
+        chunks[chunk] = result
+        return result
 
     # ---------------------------------------------------------------- phrases
 
@@ -362,27 +390,46 @@ class Analyzer:
         n = len(infos)
         for tail in self._idioms[infos[start][3]]:
             rest = tail[0]
-            if start + len(rest) < n and all(
-                infos[start + 1 + j][3] == k for j, k in enumerate(rest)
-            ):
+            if start + len(rest) >= n:
+                continue
+            j = start
+            for k in rest:
+                j += 1
+                if infos[j][3] != k:
+                    break
+            else:
                 return tail
         return None
 
-    def _match_cues(self, infos: list[_Info], heads: list[int]) -> int:
+    def _match_cues(self, infos: list[_Info], anchors: list[int]) -> int:
         mask = 0
         n = len(infos)
-        for start in heads:
-            for rest, bit in self._cue_phrases[infos[start][3]]:
-                pos = start
-                for k in rest:
-                    end = min(n, pos + 2 + _CUE_GAP)
-                    for j in range(pos + 1, end):
+        for at in anchors:
+            for keys, anchor, bit in self._cue_phrases[infos[at][3]]:
+                if mask & bit:
+                    continue
+                pos = at
+                ok = True
+                for k in reversed(keys[:anchor]):  # words before the anchor, nearest first
+                    for j in range(pos - 1, max(-1, pos - 2 - _CUE_GAP), -1):
                         if infos[j][3] == k:
                             pos = j
                             break
                     else:
+                        ok = False
                         break
-                else:
+                if not ok:
+                    continue
+                pos = at
+                for k in keys[anchor + 1 :]:
+                    for j in range(pos + 1, min(n, pos + 2 + _CUE_GAP)):
+                        if infos[j][3] == k:
+                            pos = j
+                            break
+                    else:
+                        ok = False
+                        break
+                if ok:
                     mask |= bit
         return mask
 
@@ -402,12 +449,15 @@ class Analyzer:
         """
         if language != "ru" and language != "en":
             language = "ru" if CYRILLIC_RE.search(text) else "en"
-        cache = self._ru_cache if language == "ru" else self._en_cache
         lang: Literal["ru", "en"] = "ru" if language == "ru" else "en"
-        get = cache.get
-        miss = self._miss
-        infos = [get(t) or miss(t, cache, lang) for t in TOKEN_RE.findall(text)]
+        get = self._chunks[lang].get
+        chunk_infos = self._chunk
+        infos = [
+            info for chunk in text.split() for info in (get(chunk) or chunk_infos(chunk, lang))
+        ]
 
+        n = len(infos)
+        idiom_pairs = self._idiom_pairs
         pos = 0.0
         neg = 0.0
         weight = 1.0
@@ -420,25 +470,27 @@ class Analyzer:
         paren = 0
         sarcasm = False
         svc = 0
+        skip = 0
         heads: list[int] | None = None
         cues: list[str] = []
-        n = len(infos)
-        i = 0
-        while i < n:
-            kind, val, nval, _key, cue, caps, flags, head = infos[i]
+        # Kinds are compared as int literals: this loop runs once per token of every
+        # contact, and literals avoid a global lookup per comparison (see _PLAIN...).
+        for i, (kind, val, nval, _key, cue, caps, flags, head) in enumerate(infos):
+            if skip:
+                skip -= 1
+                continue
             if head:
                 if head & 2:
                     if heads is None:
                         heads = []
                     heads.append(i)
-                if head & 1:
+                if head & 1 and i + 1 < n and (_key, infos[i + 1][3]) in idiom_pairs:
                     tail = self._match_idiom(infos, i)
                     if tail is not None:
-                        start = i
-                        i += 1 + len(tail[0])
-                        for j in range(start, i):
+                        skip = len(tail[0])
+                        for j in range(i, i + 1 + skip):
                             svc |= infos[j][6]
-                            if j != start and infos[j][7] & 2:
+                            if j != i and infos[j][7] & 2:
                                 # A cue phrase may start inside the idiom ("до сих пор").
                                 if heads is None:
                                     heads = []
@@ -454,10 +506,9 @@ class Analyzer:
                                 pos += v
                         cues.append(tail[2])
                         continue
-            i += 1
             if flags:
                 svc |= flags
-            if kind == _PLAIN:
+            if kind == 0:  # _PLAIN
                 if scope:
                     scope -= 1
                     if not scope:
@@ -465,7 +516,7 @@ class Analyzer:
                 if boost_left:
                     boost_left -= 1
                 continue
-            if kind == _VAL:
+            if kind == 1:  # _VAL
                 if scope:
                     v = nval
                     scope = 0
@@ -486,34 +537,39 @@ class Analyzer:
                 else:
                     pos += v
                 cues.append(cue)
-            elif kind == _NEG:
+            elif kind == 2:  # _NEG
                 scope = int(val)
-            elif kind == _BOOST:
+            elif kind == 10:  # _SKIP
+                pass
+            elif kind == 11:  # _BREAK: a clause ends, and with it negation and boosting
+                if scope:
+                    scope = 0
+                    bare += 1
+                boost_left = 0
+            elif kind == 3:  # _BOOST
                 boost = val
                 boost_left = 2
-            elif kind == _EMO:
+            elif kind == 5:  # _EMO
                 if val < 0:
                     neg += val
                 else:
                     pos += val
                 cues.append(cue)
-            elif kind == _CONTRAST:
+            elif kind == 4:  # _CONTRAST
                 pos *= 0.5
                 neg *= 0.5
                 weight = 1.5
                 if scope:
                     scope = 0
                     bare += 1
-            elif kind == _EXCL:
+            elif kind == 6:  # _EXCL
                 excl += val
-            elif kind == _QUEST:
+            elif kind == 7:  # _QUEST
                 if val > quest:
                     quest = val
-            elif kind == _SKIP:
-                pass
-            elif kind == _OPEN:
+            elif kind == 8:  # _OPEN
                 paren += 1
-            elif paren:  # a ")" that closes a bracket
+            elif paren:  # _CLOSE of a bracket
                 paren -= 1
             else:  # a lone ")" is the Russian smile
                 pos += 1.2

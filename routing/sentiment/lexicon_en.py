@@ -10,6 +10,7 @@ __all__ = [
     "CONTRAST",
     "DIMINISHERS",
     "EXPECTATIONS",
+    "FUNCTION_WORDS",
     "IDIOMS",
     "NEGATORS",
     "SARCASM",
@@ -126,6 +127,14 @@ BOOSTERS: Final[frozenset[str]] = _words(
     highly hugely incredibly intensely majorly particularly purely quite really
     remarkably so soo sooo soooo substantially thoroughly totally tremendously uber
     unbelievably unusually utterly very super seriously literally way too
+    """
+)
+
+# Never chosen as the anchor of a multi-word cue phrase: too frequent.
+FUNCTION_WORDS: Final[frozenset[str]] = _words(
+    """
+    a an the to of in on for with my your our me you i we it is are be been not no do
+    can at by from this that again still as how many time times
     """
 )
 

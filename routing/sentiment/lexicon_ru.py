@@ -10,6 +10,7 @@ __all__ = [
     "CONTRAST",
     "DIMINISHERS",
     "EXPECTATIONS",
+    "FUNCTION_WORDS",
     "IDIOMS",
     "NEGATORS",
     "POSITIVE_PROFANITY_RE",
@@ -234,6 +235,15 @@ DIMINISHERS: Final[frozenset[str]] = _words(
     """
     немного чуть чуть-чуть слегка немножко капельку отчасти относительно несколько
     маленько почти едва вроде довольно местами
+    """
+)
+
+# Never chosen as the anchor of a multi-word cue phrase: too frequent.
+FUNCTION_WORDS: Final[frozenset[str]] = _words(
+    """
+    в во на с со к ко до по из за от о об у и а но не ни же ли бы то что как так все
+    уже еще мой моя мое мои ваш ваша ваши свой это я ты вы мы он она они меня мне нас
+    вас сколько который раз
     """
 )
 

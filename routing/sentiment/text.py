@@ -23,8 +23,8 @@ __all__ = [
 # One regex for the whole hot path. Alternatives, in order: western emoticons, a heart,
 # runs of parentheses (Russian writes ")))" for a smile and "(((" for sadness), single
 # emoji / pictographs, words (with inner apostrophes or hyphens: "don't", "чуть-чуть"),
-# and runs of "!" / "?". Digits and other punctuation are skipped: they carry no lexical
-# sentiment, and leaving them out keeps the token list short.
+# runs of "!" / "?", and clause punctuation (it ends a negation's scope). Digits and other
+# symbols are skipped: they carry no lexical sentiment.
 TOKEN_RE: Final = re.compile(
     r"[:;=][\-'^]?[()\[\]DdPpOo3*]+(?![A-Za-z])"
     r"|<3"
@@ -32,6 +32,7 @@ TOKEN_RE: Final = re.compile(
     r"|[\U0001F000-\U0001FAFF\u2600-\u27BF\u2B50\u2B55]"
     r"|[^\W\d_]+(?:['’\-][^\W\d_]+)*"
     r"|[!?]+"
+    r"|[.,;:]"
 )
 
 CYRILLIC_RE: Final = re.compile(r"[а-яёА-ЯЁ]")
