@@ -66,6 +66,7 @@ _OPEN: Final = 8
 _CLOSE: Final = 9
 _SKIP: Final = 10
 _BREAK: Final = 11
+_IRREALIS: Final = 12
 
 # Bits of the service-cue mask; _WEAK_REPEAT turns into REPEAT_CONTACT only in a
 # negative text.
@@ -104,6 +105,7 @@ _CUE_GAP: Final = 2  # other tokens allowed between the words of a service-cue p
 _CACHE_LIMIT: Final = 200_000
 _MAX_CUES: Final = 24
 _DIGIT_OR_AT: Final = re.compile(r"[\d@]")
+_ELONGATED: Final = re.compile(r"(\w)\1{2,}")
 
 _EMPTY_INFO: Final[_Info] = (_PLAIN, 0.0, 0.0, "", "", False, 0, 0)
 
@@ -150,8 +152,9 @@ class Analyzer:
             "pymorphy+stem" (stems of lemmas).
         negative_threshold: Scores at or below this are labelled negative.
         positive_threshold: Scores at or above this are labelled positive.
-        negative_weight: Multiplier of negative evidence (contacts that mix praise
-            and complaint are complaints).
+        negative_weight: Multiplier of negative evidence: the negativity bias of
+            SO-CAL (Taboada et al. 2011), and contacts that mix praise and complaint
+            are complaints.
         bare_negation: Valence added for a negation that hit no sentiment word
             ("didn't come", "не пришли" with an unknown verb): negation itself leans
             negative.
@@ -166,7 +169,7 @@ class Analyzer:
         morphology: MorphologyName | Morphology = "snowball",
         negative_threshold: float = -0.05,
         positive_threshold: float = 0.3,
-        negative_weight: float = 1.3,
+        negative_weight: float = 1.5,
         bare_negation: float = -0.5,
         use_vader: bool = True,
     ) -> None:
@@ -321,9 +324,15 @@ class Analyzer:
             return (_EMO, value, value, "", f"emoji:{token}", False, 0, 0)
         folded = fold(token)
         caps = len(token) > 2 and token.isupper()
+        info = self._script_info(folded, caps)
+        if info[0] == _PLAIN and _ELONGATED.search(folded) is not None:
+            # "sooo baaad", "ужаааас": try the word with letter runs cut to two, then one.
+            for short in (_ELONGATED.sub(r"\1\1", folded), _ELONGATED.sub(r"\1", folded)):
+                alt = self._script_info(short, caps)
+                if alt[0] != _PLAIN:
+                    return alt
         if is_cyrillic(folded):
-            return self._word_info(folded, self._morph.ru_key(folded), self._ru, caps, ru=True)
-        info = self._word_info(folded, self._morph.en_key(folded), self._en, caps, ru=False)
+            return info
         if language == "ru" and info[0] == _PLAIN and not info[6] and not info[7]:
             # Russian typed in Latin letters: trust it only if it lands on a known word.
             cyr = transliterate(folded)
@@ -331,6 +340,11 @@ class Analyzer:
             if alt[0] != _PLAIN or alt[6] or alt[7]:
                 return alt
         return info
+
+    def _script_info(self, folded: str, caps: bool) -> _Info:
+        if is_cyrillic(folded):
+            return self._word_info(folded, self._morph.ru_key(folded), self._ru, caps, ru=True)
+        return self._word_info(folded, self._morph.en_key(folded), self._en, caps, ru=False)
 
     def _word_info(
         self, folded: str, key: str, lex: _LanguageLexicon, caps: bool, *, ru: bool
@@ -341,6 +355,8 @@ class Analyzer:
         if folded in negators or (not ru and folded.endswith("n't")):
             window = float(_NEG_WINDOW_RU if ru else _NEG_WINDOW_EN)
             return (_NEG, window, 0.0, key, "", caps, flags, head)
+        if folded in (lexicon_ru.IRREALIS if ru else lexicon_en.IRREALIS):
+            return (_IRREALIS, 0.0, 0.0, key, "", caps, flags, head)
         if folded in (lexicon_ru.TRANSPARENT if ru else lexicon_en.TRANSPARENT):
             return (_SKIP, 0.0, 0.0, key, "", caps, flags, head)
         boosters = lexicon_ru.BOOSTERS if ru else lexicon_en.BOOSTERS
@@ -469,6 +485,7 @@ class Analyzer:
         quest = 0.0
         paren = 0
         sarcasm = False
+        irrealis = False
         svc = 0
         skip = 0
         heads: list[int] | None = None
@@ -534,6 +551,9 @@ class Analyzer:
                 v *= weight
                 if v < 0:
                     neg += v
+                elif irrealis:
+                    # "It would be great if someone answered": wished-for praise is not praise.
+                    continue
                 else:
                     pos += v
                 cues.append(cue)
@@ -546,6 +566,9 @@ class Analyzer:
                     scope = 0
                     bare += 1
                 boost_left = 0
+                irrealis = False
+            elif kind == 12:  # _IRREALIS: "would", "if", "бы", "если" until the clause ends
+                irrealis = True
             elif kind == 3:  # _BOOST
                 boost = val
                 boost_left = 2
@@ -559,6 +582,7 @@ class Analyzer:
                 pos *= 0.5
                 neg *= 0.5
                 weight = 1.5
+                irrealis = False
                 if scope:
                     scope = 0
                     bare += 1

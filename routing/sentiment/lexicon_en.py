@@ -12,6 +12,7 @@ __all__ = [
     "EXPECTATIONS",
     "FUNCTION_WORDS",
     "IDIOMS",
+    "IRREALIS",
     "NEGATORS",
     "SARCASM",
     "TRANSPARENT",
@@ -62,7 +63,7 @@ WORDS: Final[dict[str, float]] = {
         scam scammed scammer scammers ripoff rip-off fraud fraudulent unacceptable
         outrageous disgrace disgraceful incompetent incompetence horrendous atrocious
         appalling abysmal dreadful shambles nightmare garbage trash rubbish unusable
-        fml wtf ffs omfg smfh murdered massacre terrorism terrorist terrorists
+        fml wtf ffs omfg smfh
         """,
     ),
     **_block(
@@ -74,8 +75,7 @@ WORDS: Final[dict[str, float]] = {
         ridiculous joke clueless ignored ignoring unhelpful frustrating frustrated
         annoyed annoying infuriating livid pissed furious disappointing ugh smh
         sucked horrible poorly refused refuse denied worse unfair hacked stolen
-        rude liar liars lied lying fake corrupt shooting shot bombing injured
-        tragedy tragic funeral cancer sick ill hurts hurt pain crying cried cry
+        rude liar liars lied lying fake corrupt hurts hurt pain crying cried cry
         sadly unfortunately rip
         """,
     ),
@@ -129,6 +129,10 @@ BOOSTERS: Final[frozenset[str]] = _words(
     unbelievably unusually utterly very super seriously literally way too
     """
 )
+
+# Open a hypothetical clause: praise in it is wished for, not given ("it would be nice
+# if someone answered"). Irrealis blocking after Taboada et al. (2011), SO-CAL.
+IRREALIS: Final[frozenset[str]] = _words("would could should might if wish unless hopefully")
 
 # Never chosen as the anchor of a multi-word cue phrase: too frequent.
 FUNCTION_WORDS: Final[frozenset[str]] = _words(

@@ -12,6 +12,7 @@ __all__ = [
     "EXPECTATIONS",
     "FUNCTION_WORDS",
     "IDIOMS",
+    "IRREALIS",
     "NEGATORS",
     "POSITIVE_PROFANITY_RE",
     "PROFANITY_RE",
@@ -225,7 +226,7 @@ BOOSTERS: Final[frozenset[str]] = _words(
 # "не особо помогли", "не было связи".
 TRANSPARENT: Final[frozenset[str]] = _words(
     """
-    бы же ж уж ли то было был была были будет будут могу может можем можете могут
+    же ж уж ли то было был была были будет будут могу может можем можете могут
     мог могла могли смог смогла смогли смогу сможет сможем смогут хочет хотят особо
     стал стала стали станет
     """
@@ -237,6 +238,10 @@ DIMINISHERS: Final[frozenset[str]] = _words(
     маленько почти едва вроде довольно местами
     """
 )
+
+# Open a hypothetical clause: praise in it is wished for, not given ("было бы неплохо,
+# если бы вы ответили"). Irrealis blocking after Taboada et al. (2011), SO-CAL.
+IRREALIS: Final[frozenset[str]] = _words("бы б если хотелось надеюсь")
 
 # Never chosen as the anchor of a multi-word cue phrase: too frequent.
 FUNCTION_WORDS: Final[frozenset[str]] = _words(
