@@ -1,0 +1,307 @@
+"""Intent matching: a configurable catalogue of phrases per language, matched on stems."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import cache
+from types import MappingProxyType
+from typing import Final
+
+from routing.sentiment import lexicon_en, lexicon_ru
+from routing.sentiment.text import (
+    TOKEN_RE,
+    Morphology,
+    MorphologyName,
+    fold,
+    is_cyrillic,
+    make_morphology,
+)
+
+__all__ = [
+    "DEFAULT_INTENTS",
+    "Intent",
+    "IntentCatalogue",
+    "IntentMatch",
+    "default_catalogue",
+]
+
+# Retail, banking and telecom. Phrases are matched on stems, in any order, within a
+# short window, ignoring function words: "отменить заказ" also matches "отмените,
+# пожалуйста, мой заказ" and "заказ хочу отменить". Derivations that a stemmer keeps
+# apart ("отменить" / "отмена") are listed separately. Whether self-service may handle
+# an intent is decided by the routing config, not here.
+DEFAULT_INTENTS: Final[Mapping[str, Mapping[str, tuple[str, ...]]]] = MappingProxyType(
+    {
+        "order_status": {
+            "ru": (
+                "где мой заказ", "статус заказа", "когда привезут заказ", "когда доставят",
+                "отследить заказ", "отслеживание посылки", "где посылка", "трек номер",
+                "заказ не пришел", "когда придет заказ",
+            ),
+            "en": (
+                "where is my order", "order status", "track my order", "tracking number",
+                "where is my package", "when will my order arrive", "has my order shipped",
+            ),
+        },
+        "cancel_order": {
+            "ru": (
+                "отменить заказ", "отмените заказ", "отмена заказа", "отменить покупку",
+                "отказаться от заказа", "отказ от заказа", "не нужен заказ",
+            ),
+            "en": ("cancel my order", "cancel order", "order cancellation", "cancel purchase"),
+        },
+        "reschedule_delivery": {
+            "ru": (
+                "перенести доставку", "перенесите доставку", "перенос доставки",
+                "изменить дату доставки", "поменять время доставки",
+                "доставить в другой день", "перенести курьера", "изменить адрес доставки",
+            ),
+            "en": (
+                "reschedule delivery", "reschedule my delivery", "change delivery date",
+                "change delivery time", "deliver another day", "change delivery address",
+            ),
+        },
+        "return_refund": {
+            "ru": (
+                "вернуть товар", "верните товар", "возврат товара", "вернуть деньги",
+                "верните деньги", "возврат денег",
+                "возврат средств", "оформить возврат", "обменять товар", "обмен товара",
+                "деньги не вернули",
+            ),
+            "en": (
+                "return an item", "return my order", "refund", "money back", "get a refund",
+                "exchange an item", "return policy",
+            ),
+        },
+        "payment_problem": {
+            "ru": (
+                "не проходит оплата", "оплата не прошла", "ошибка оплаты", "списали дважды",
+                "двойное списание", "списали деньги", "не могу оплатить", "платеж не прошел",
+                "карта не проходит", "деньги списали",
+            ),
+            "en": (
+                "payment failed", "payment declined", "card declined", "charged twice",
+                "double charged", "can't pay", "payment problem", "payment not going through",
+                "unauthorized charge",
+            ),
+        },
+        "login_password": {
+            "ru": (
+                "забыл пароль", "восстановить пароль", "сбросить пароль", "сменить пароль",
+                "не могу войти", "не могу зайти", "личный кабинет", "вход в приложение",
+                "не приходит код", "заблокировали аккаунт",
+            ),
+            "en": (
+                "forgot my password", "reset password", "change password", "can't log in",
+                "cannot login", "unable to sign in", "locked out of my account",
+                "verification code", "two factor code",
+            ),
+        },
+        "loyalty_bonuses": {
+            "ru": (
+                "бонусы", "бонусные баллы", "начислить баллы", "не начислили бонусы",
+                "списать баллы", "кешбэк", "кэшбек", "программа лояльности", "бонусная карта",
+                "карта лояльности", "скидочная карта",
+            ),
+            "en": (
+                "loyalty points", "reward points", "bonus points", "cashback", "loyalty card",
+                "loyalty program", "points not credited", "redeem points",
+            ),
+        },
+        "wrong_price_tag": {
+            "ru": (
+                "ценник не совпадает", "неправильный ценник", "цена на ценнике",
+                "цена на кассе", "другая цена на кассе", "ценник другой", "цена отличается",
+            ),
+            "en": (
+                "wrong price tag", "price tag", "shelf price", "price at the till",
+                "charged a different price", "price didn't match", "price on the shelf",
+            ),
+        },
+        "delivery_complaint": {
+            "ru": (
+                "курьер опоздал", "курьер не приехал", "курьер нахамил", "доставка опоздала",
+                "задержка доставки", "привезли не то", "повредили при доставке",
+                "доставили поврежденный", "сорвали доставку", "ужасная доставка",
+            ),
+            "en": (
+                "courier was late", "courier never came", "late delivery", "delivery delayed",
+                "package damaged", "wrong item delivered", "missed delivery", "rude courier",
+                "delivery never arrived",
+            ),
+        },
+        "talk_to_human": {
+            "ru": (
+                "оператор", "живой человек", "соедините с оператором",
+                "поговорить с человеком", "позовите специалиста", "позовите менеджера",
+            ),
+            "en": (
+                "real person", "talk to a human", "speak to an agent", "live agent",
+                "representative", "talk to someone", "speak to a manager", "human agent",
+            ),
+        },
+    }
+)  # fmt: skip
+
+_MAX_GAP: Final = 2  # other words allowed between a phrase's words, per word
+_CACHE_LIMIT: Final = 100_000
+# Never part of a phrase's key set: matching ignores them in text and phrases alike.
+_FUNCTION_WORDS: Final = lexicon_ru.FUNCTION_WORDS | lexicon_en.FUNCTION_WORDS
+
+
+@dataclass(frozen=True, slots=True)
+class Intent:
+    """One catalogue entry: an id and its phrases per language."""
+
+    id: str
+    phrases: Mapping[str, tuple[str, ...]]
+
+
+@dataclass(frozen=True, slots=True)
+class IntentMatch:
+    """An intent found in a text.
+
+    Attributes:
+        intent: The intent id.
+        score: In (0, 1]: longer and tighter phrase matches score higher.
+        phrase: The catalogue phrase that matched (never customer text).
+    """
+
+    intent: str
+    score: float
+    phrase: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Phrase:
+    intent: str
+    text: str
+    keys: tuple[str, ...]
+    order: int
+
+
+class IntentCatalogue:
+    """Intents with phrases per language, matched on word stems or lemmas.
+
+    Args:
+        intents: intent id -> {language: [phrases]}, e.g. from the routing config.
+        morphology: The same backends as the sentiment analyzer (default "snowball").
+    """
+
+    def __init__(
+        self,
+        intents: Mapping[str, Mapping[str, Sequence[str]]],
+        *,
+        morphology: MorphologyName | Morphology = "snowball",
+    ) -> None:
+        self._morph: Morphology = (
+            make_morphology(morphology) if isinstance(morphology, str) else morphology
+        )
+        self._keys: dict[str, str] = {}
+        self._stop = frozenset(self._key(w) for w in _FUNCTION_WORDS)
+        self._intents = tuple(
+            Intent(id=intent_id, phrases={lang: tuple(p) for lang, p in per_lang.items()})
+            for intent_id, per_lang in intents.items()
+        )
+        # content key -> phrases containing it
+        self._by_key: dict[str, list[_Phrase]] = {}
+        for order, intent in enumerate(self._intents):
+            for phrases in intent.phrases.values():
+                for text in phrases:
+                    keys = tuple(dict.fromkeys(self._content_keys(text)))
+                    if not keys:
+                        raise ValueError(f"intent {intent.id!r}: phrase {text!r} has no words")
+                    phrase = _Phrase(intent.id, text, keys, order)
+                    for key in keys:
+                        self._by_key.setdefault(key, []).append(phrase)
+
+    @property
+    def intents(self) -> tuple[Intent, ...]:
+        """The catalogue's intents, in the order given."""
+        return self._intents
+
+    def _key(self, word: str) -> str:
+        key = self._keys.get(word)
+        if key is None:
+            folded = fold(word)
+            key = self._morph.ru_key(folded) if is_cyrillic(folded) else self._morph.en_key(folded)
+            if len(self._keys) >= _CACHE_LIMIT:
+                self._keys.clear()
+            self._keys[word] = key
+        return key
+
+    def _content_keys(self, text: str) -> list[str]:
+        keys = []
+        for token in TOKEN_RE.findall(text):
+            if token[0].isalpha():
+                key = self._key(token)
+                if key not in self._stop:
+                    keys.append(key)
+        return keys
+
+    def match(self, text: str, language: str = "other") -> tuple[IntentMatch, ...]:
+        """Intents whose phrases occur in the text, best first (at most one per intent).
+
+        Args:
+            text: The customer's text.
+            language: "ru", "en" or "other"; phrases of every language are tried, since
+                words are matched by script, so the argument only documents the caller's
+                belief and is kept for symmetry with the sentiment analyzer.
+
+        Returns:
+            Matches ordered by score, then by catalogue order.
+        """
+        del language  # see the docstring: matching is script-driven
+        keys = self._content_keys(text)
+        positions: dict[str, list[int]] = {}
+        for index, key in enumerate(keys):
+            if key in self._by_key:
+                positions.setdefault(key, []).append(index)
+        if not positions:
+            return ()
+        best: dict[str, tuple[float, int, str]] = {}
+        seen: set[_Phrase] = set()
+        for key in positions:
+            for phrase in self._by_key[key]:
+                if phrase in seen:
+                    continue
+                seen.add(phrase)
+                width = _window(phrase.keys, positions)
+                if width is None:
+                    continue
+                k = len(phrase.keys)
+                score = k / (k + 1) * k / width
+                old = best.get(phrase.intent)
+                if old is None or score > old[0]:
+                    best[phrase.intent] = (score, phrase.order, phrase.text)
+        ranked = sorted(best.items(), key=lambda item: (-item[1][0], item[1][1]))
+        return tuple(
+            IntentMatch(intent=intent, score=round(score, 4), phrase=text)
+            for intent, (score, _, text) in ranked
+        )
+
+
+def _window(keys: tuple[str, ...], positions: Mapping[str, list[int]]) -> int | None:
+    """Width of the tightest window holding every key, or None if none fits the gap limit."""
+    if any(key not in positions for key in keys):
+        return None
+    if len(keys) == 1:
+        return 1
+    limit = len(keys) + _MAX_GAP * (len(keys) - 1)
+    best: int | None = None
+    for start in positions[keys[0]]:
+        # For each other key take the occurrence nearest to this one.
+        spots = [start]
+        for key in keys[1:]:
+            spots.append(min(positions[key], key=lambda p: abs(p - start)))
+        width = max(spots) - min(spots) + 1
+        if width <= limit and (best is None or width < best):
+            best = width
+    return best
+
+
+@cache
+def default_catalogue() -> IntentCatalogue:
+    """The built-in retail / banking / telecom catalogue (constructed on first use)."""
+    return IntentCatalogue(DEFAULT_INTENTS)
