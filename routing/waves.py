@@ -1207,22 +1207,23 @@ class WaveDetector:
         total_neg = 0
         parsed: dict[str, tuple[int, int]] = {}
         for name, value in counts.items():
-            if name == ALL_CHANNELS:
-                raise ValueError(f"{ALL_CHANNELS!r} is the aggregate, not a channel")
             n, neg = (value, 0) if isinstance(value, int) else value
             if n < 0 or neg < 0 or neg > n:
                 raise ValueError(f"{name}: need 0 <= negative <= count, got {value!r}")
             parsed[name] = (n, neg)
             total += n
             total_neg += neg
+        channels = self._channels
+        if ALL_CHANNELS in parsed:
+            raise ValueError(f"{ALL_CHANNELS!r} is the aggregate, not a channel")
+        for name in parsed:
+            if name not in channels:
+                self._add(name)
         out: list[StateChange] = []
-        for name in parsed.keys() - self._channels.keys():
-            self._add(name)
-        for name, det in self._channels.items():
-            if name == ALL_CHANNELS:
-                n, neg = total, total_neg
-            else:
-                n, neg = parsed.get(name, (0, 0))
+        parsed[ALL_CHANNELS] = (total, total_neg)
+        zero = (0, 0)
+        for name, det in channels.items():
+            n, neg = parsed.get(name, zero)
             changes = det._update(ts, n, neg)
             if changes:
                 out.extend(changes)
