@@ -22,7 +22,7 @@ from streams.pipeline import Pipeline, Router
 from streams.settings import Settings
 from streams.topics import TopicNames
 
-__all__ = ["WavebreakApp", "create_app", "faust_credentials"]
+__all__ = ["WavebreakApp", "Worker", "create_app", "faust_credentials"]
 
 
 def _utcnow() -> datetime:
@@ -158,3 +158,19 @@ def create_app(
     return WavebreakApp(
         app=app, settings=settings, topics=topics, metrics=metrics, pipeline=pipeline
     )
+
+
+class Worker(faust.Worker):
+    """faust's worker without the terminal spinner.
+
+    With a log level of WARNING or above, faust installs a spinner handler and lowers the
+    root logger to DEBUG, so every debug call in aiokafka and faust builds a log record on
+    the hot path; measured, that cost about a tenth of the worker's CPU.
+    """
+
+    def __init__(self, app: faust.App, *, loglevel: str = "info", **kwargs: Any) -> None:
+        super().__init__(app, loglevel=loglevel, quiet=True, redirect_stdouts=False, **kwargs)
+        self.spinner = None
+
+    def on_setup_root_logger(self, logger: Any, level: int) -> None:
+        """Keep the root logger at the configured level (no spinner handler)."""

@@ -33,9 +33,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Start the embedded broker, then a worker with the demo and summary tasks."""
-    import faust
-
-    from streams.app import create_app
+    from streams.app import Worker, create_app
     from streams.demo import DemoTraffic
     from streams.embedded_broker import BrokerUnavailable, EmbeddedBroker, find_free_port
     from streams.summary import render_summary
@@ -56,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
             f"metrics: http://127.0.0.1:{web_port}/metrics\n"
             f"try: wavebreak tail contacts.routed --broker {broker.url}"
         )
-        worker = faust.Worker(wb.app, loglevel=args.loglevel, quiet=True, redirect_stdouts=False)
+        worker = Worker(wb.app, loglevel=args.loglevel)
         started = time.monotonic()
 
         if args.demo:

@@ -44,9 +44,7 @@ def prepare(settings: Settings) -> None:
 
 def start_worker(settings: Settings, loglevel: str, **app_kwargs: object) -> int:
     """Create topics, build the app and run a faust worker until it is stopped."""
-    import faust
-
-    from streams.app import create_app
+    from streams.app import Worker, create_app
 
     prepare(settings)
     wb = create_app(settings, **app_kwargs)  # type: ignore[arg-type]
@@ -54,7 +52,7 @@ def start_worker(settings: Settings, loglevel: str, **app_kwargs: object) -> int
         f"wavebreak worker: broker {settings.broker}, topics '{settings.topic_prefix}.*', "
         f"metrics on http://127.0.0.1:{settings.web_port}/metrics"
     )
-    worker = faust.Worker(wb.app, loglevel=loglevel, quiet=True)
+    worker = Worker(wb.app, loglevel=loglevel)
     worker.execute_from_commandline()
     return 0
 

@@ -1,0 +1,204 @@
+"""End to end through the embedded broker: the wavebreak pipeline beside the baselines, same run.
+
+Run: .venv/bin/python bench/bench_pipeline.py [--n 20000] [--no-baselines]
+
+Like the baselines in bench_broker_baselines.py, N envelopes are produced first, then the
+worker under test starts in a child process, and the rate is N / (last output - first
+output) as seen by a consumer here; group join and start-up are outside the window. For
+wavebreak an "output" is a decision on contacts.routed or a record on contacts.dlq (every
+input yields exactly one of them; the demo traffic here has no retries). Also prints the
+received -> decided latency percentiles carried by the decisions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+import orjson  # noqa: E402
+from bench_broker_baselines import (  # noqa: E402
+    FAUST_DEFAULT,
+    FAUST_TUNED,
+    Measurement,
+    measure_aiokafka_loop,
+    measure_faust,
+    produce_input,
+)
+
+from streams.demo import DemoTraffic  # noqa: E402
+from streams.embedded_broker import EmbeddedBroker, find_free_port  # noqa: E402
+
+PARTITIONS = 4
+
+
+async def _consume(
+    bootstrap: str, topics: list[str], n: int, child: subprocess.Popen[bytes], timeout: float
+) -> tuple[int, float, float, list[float]]:
+    from aiokafka import AIOKafkaConsumer
+
+    consumer = AIOKafkaConsumer(
+        *topics,
+        bootstrap_servers=bootstrap,
+        group_id=None,
+        auto_offset_reset="earliest",
+        fetch_max_wait_ms=100,
+        max_partition_fetch_bytes=8 << 20,
+    )
+    await consumer.start()
+    count, first, last = 0, 0.0, 0.0
+    latencies: list[float] = []
+    deadline = time.monotonic() + timeout
+    try:
+        while count < n:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{count} of {n} outputs after {timeout:.0f}s")
+            if child.poll() is not None:
+                raise RuntimeError(f"worker exited with code {child.returncode}")
+            batches = await consumer.getmany(timeout_ms=200, max_records=100_000)
+            now = time.perf_counter()
+            for tp, records in batches.items():
+                if not records:
+                    continue
+                if count == 0:
+                    first = now
+                count += len(records)
+                last = now
+                if tp.topic.endswith("contacts.routed"):
+                    for r in records[:: max(1, len(records) // 200)]:
+                        d = orjson.loads(r.value)
+                        latencies.append(
+                            (
+                                datetime.fromisoformat(d["decided_at"])
+                                - datetime.fromisoformat(d["received_at"])
+                            ).total_seconds()
+                        )
+    finally:
+        await consumer.stop()
+    return count, first, last, latencies
+
+
+async def measure_wavebreak(
+    bootstrap: str, n: int, timeout: float = 600.0
+) -> tuple[Measurement, list[float]]:
+    """The full wavebreak worker (normalize -> route with dedup table) in a child process."""
+    prefix = f"bench-wb-{uuid.uuid4().hex[:6]}"
+    traffic = DemoTraffic(seed=3, retry_share=0.0, bad_share=0.02, clock=lambda: datetime.now(UTC))
+    records = [(None, next(traffic)) for _ in range(n)]
+    from streams.embedded_broker import create_topics
+
+    await create_topics(bootstrap, {f"{prefix}.contacts.raw": PARTITIONS})
+    await produce_input(bootstrap, f"{prefix}.contacts.raw", records)  # type: ignore[arg-type]
+    env = dict(
+        os.environ,
+        WAVEBREAK_TOPIC_PREFIX=prefix,
+        WAVEBREAK_APP_ID=prefix,
+        WAVEBREAK_PARTITIONS=str(PARTITIONS),
+        WAVEBREAK_WEB_PORT=str(find_free_port()),
+        WAVEBREAK_EMBEDDED="true",
+    )
+    log = tempfile.NamedTemporaryFile(prefix="bench-wb-", suffix=".log", delete=False)  # noqa: SIM115
+    started = time.perf_counter()
+    # WB_PROFILE=FILE records the worker with py-spy (collapsed stacks) for a look inside.
+    profile = os.environ.get("WB_PROFILE")
+    spy = (
+        [str(Path(sys.executable).parent / "py-spy"), "record", "--format", "raw",
+         "-o", profile, "--duration", "25", "--"]
+        if profile
+        else []
+    )
+    child = subprocess.Popen(
+        [
+            *spy,
+            sys.executable,
+            "-m",
+            "streams.cli",
+            "worker",
+            "--broker",
+            f"kafka://{bootstrap}",
+            "--loglevel",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+    )
+    try:
+        count, first, last, lat = await _consume(
+            bootstrap, [f"{prefix}.contacts.routed", f"{prefix}.contacts.dlq"], n, child, timeout
+        )
+    except BaseException:
+        log.close()
+        print(Path(log.name).read_text(errors="replace")[-3000:], file=sys.stderr)
+        raise
+    finally:
+        if profile:
+            child.wait(60)  # py-spy stops after --duration and writes the profile
+        child.terminate()
+        try:
+            child.wait(15)
+        except subprocess.TimeoutExpired:
+            child.kill()
+    log.close()
+    os.unlink(log.name)
+    m = Measurement(
+        "wavebreak pipeline (normalize+route)", n, count, last - first, 0.0, first - started
+    )
+    return m, lat
+
+
+def _pct(values: list[float], q: float) -> float:
+    return statistics.quantiles(values, n=100)[int(q) - 1] if len(values) > 1 else float("nan")
+
+
+async def main_async(n: int, baselines: bool) -> int:
+    with EmbeddedBroker(silent=True) as broker:
+        print(f"embedded broker {broker.bootstrap}, n={n}, {PARTITIONS} partitions")
+        results: list[Measurement] = []
+        if baselines:
+            results.append(await measure_aiokafka_loop(broker.bootstrap, n))
+            print(results[-1].line(), flush=True)
+            results.append(await measure_faust(broker.bootstrap, n, FAUST_DEFAULT))
+            print(results[-1].line(), flush=True)
+            results.append(await measure_faust(broker.bootstrap, n, FAUST_TUNED))
+            print(results[-1].line(), flush=True)
+        wb, lat = await measure_wavebreak(broker.bootstrap, n)
+        print(
+            f"{wb.name:<34} n={wb.n:>7}  {wb.rate:>9,.0f} msg/s  (span {wb.span_s:6.2f}s, "
+            f"start-up {wb.startup_s:5.1f}s)"
+        )
+        if lat:
+            print(
+                f"  received->decided under backlog: p50 {_pct(lat, 50) * 1000:.0f} ms, "
+                f"p99 {_pct(lat, 99) * 1000:.0f} ms (sampled {len(lat)})"
+            )
+        if baselines:
+            tuned = results[-1].rate
+            print(f"  wavebreak / tuned faust passthrough = {wb.rate / tuned:.2f} (target >= 0.5)")
+    return 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--n", type=int, default=20_000)
+    parser.add_argument("--no-baselines", action="store_true")
+    args = parser.parse_args()
+    return asyncio.run(main_async(args.n, not args.no_baselines))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
