@@ -164,7 +164,8 @@ class IntentMatch:
 
     Attributes:
         intent: The intent id.
-        score: In (0, 1]: longer and tighter phrase matches score higher.
+        score: In (0, 1): phrases with more words score higher, tighter matches of
+            the same phrase length higher than looser ones.
         phrase: The catalogue phrase that matched (never customer text).
     """
 
@@ -271,7 +272,10 @@ class IntentCatalogue:
                 if width is None:
                     continue
                 k = len(phrase.keys)
-                score = k / (k + 1) * k / width
+                # More matched words always win; among equals the tighter match does.
+                # The slack penalty stays below one word: (k - slack) / (k + 1).
+                slack = (width - k) / (_MAX_GAP * k + 1)
+                score = (k - slack) / (k + 1)
                 old = best.get(phrase.intent)
                 if old is None or score > old[0]:
                     best[phrase.intent] = (score, phrase.order, phrase.text)
