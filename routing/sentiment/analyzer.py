@@ -12,6 +12,7 @@ from routing.sentiment import lexicon_common, lexicon_en, lexicon_ru
 from routing.sentiment.cues import (
     CUE_PHRASES,
     CUE_VALENCE,
+    EMAIL_RE,
     PERSONAL_DATA_RE,
     REPEAT_NUMBER_RE,
     ServiceCue,
@@ -104,7 +105,8 @@ _NEG_WINDOW_EN: Final = 3
 _CUE_GAP: Final = 2  # other tokens allowed between the words of a service-cue phrase
 _CACHE_LIMIT: Final = 200_000
 _MAX_CUES: Final = 24
-_DIGIT_OR_AT: Final = re.compile(r"[\d@]")
+_DIGIT: Final = re.compile(r"\d")
+_DIGITS3: Final = re.compile(r"\d{3}")
 _ELONGATED: Final = re.compile(r"(\w)\1{2,}")
 
 _EMPTY_INFO: Final[_Info] = (_PLAIN, 0.0, 0.0, "", "", False, 0, 0)
@@ -603,11 +605,13 @@ class Analyzer:
 
         if heads is not None:
             svc |= self._match_cues(infos, heads)
-        if _DIGIT_OR_AT.search(text) is not None:
-            if PERSONAL_DATA_RE.search(text) is not None:
-                svc |= _CUE_BIT[ServiceCue.PERSONAL_DATA_REQUEST]
+        if "@" in text and EMAIL_RE.search(text) is not None:
+            svc |= _CUE_BIT[ServiceCue.PERSONAL_DATA_REQUEST]
+        if _DIGIT.search(text) is not None:
             if REPEAT_NUMBER_RE.search(text) is not None:
                 svc |= _REPEAT_BIT
+            if _DIGITS3.search(text) is not None and PERSONAL_DATA_RE.search(text) is not None:
+                svc |= _CUE_BIT[ServiceCue.PERSONAL_DATA_REQUEST]
 
         if sarcasm and pos > 0 and neg < 0:
             # "Ну спасибо, третий день без связи": the praise is the complaint.
