@@ -112,6 +112,14 @@ class WaveSettings(BaseModel):
     wave_z: float = Field(
         default=5.0, ge=0.0, description="Poisson z-score of the window count to enter `wave`."
     )
+    baseline_error: float = Field(
+        default=0.12,
+        ge=0.0,
+        description=(
+            "Relative error of the baseline as a forecast (day-to-day scatter of a time "
+            "of day); the z-scores use Poisson variance plus (baseline_error * count)^2."
+        ),
+    )
     confirm_s: float = Field(
         default=10.0,
         ge=0.0,
@@ -225,6 +233,14 @@ class WaveSettings(BaseModel):
         ge=0.0,
         le=1.0,
         description="Negative share the short window must reach to enter, whatever the baseline.",
+    )
+    negativity_half_life_s: float = Field(
+        default=6 * 3600.0,
+        gt=0.0,
+        description=(
+            "Half-life of the baseline negative share (frozen during a negativity wave): "
+            "long, so that a mood that sours over an hour still stands out."
+        ),
     )
     negativity_floor_share: float = Field(
         default=0.05,
@@ -418,6 +434,7 @@ class _Params:
 
     __slots__ = (
         "adapt_slowdown",
+        "baseline_error",
         "baseline_hl",
         "bucket_s",
         "confirm_s",
@@ -434,6 +451,7 @@ class _Params:
         "neg_enter",
         "neg_exit",
         "neg_floor",
+        "neg_hl",
         "neg_min_count",
         "neg_min_share",
         "neg_z",
@@ -458,6 +476,7 @@ class _Params:
         self.el_enter = float(s.elevated_enter_ratio)
         self.el_exit = float(s.elevated_exit_ratio)
         self.el_z = float(s.elevated_z)
+        self.baseline_error = float(s.baseline_error)
         self.wave_enter = float(s.wave_enter_ratio)
         self.wave_exit = float(s.wave_exit_ratio)
         self.wave_z = float(s.wave_z)
@@ -479,6 +498,7 @@ class _Params:
         self.neg_enter = float(s.negativity_enter_ratio)
         self.neg_exit = float(s.negativity_exit_ratio)
         self.neg_z = float(s.negativity_z)
+        self.neg_hl = float(s.negativity_half_life_s)
         self.neg_min_count = float(s.negativity_min_count)
         self.neg_min_share = float(s.negativity_min_share)
         self.neg_floor = float(s.negativity_floor_share)
@@ -677,7 +697,8 @@ class ChannelDetector:
             if changes:
                 out.extend(changes)
             i += 1
-            if not self._quiet or i >= n:
+            if not self._quiet or i >= n or self._t != t0 + (i - 1):
+                # Busy, done, or that tick was late or dropped: stay on the careful path.
                 continue
             # Tight loop up to the next baseline step; leaves via `break` on a trigger.
             stop = min(n, i + max(0, math.ceil(self._next_step - (t0 + i))))
@@ -882,7 +903,7 @@ class ChannelDetector:
                 self._lo = self._lo * a + rate * (1.0 - a)
                 self._lp = self._lp * a + pred * (1.0 - a)
             if not self._neg:
-                a = 0.5 ** (acc_s / p.baseline_hl)
+                a = 0.5 ** (acc_s / p.neg_hl)
                 self._ne = self._ne * a + (self._acc_neg / acc_s) * (1.0 - a)
                 self._nt = self._nt * a + rate * (1.0 - a)
             bucket = int((self._step_start + p.offset_s) // p.bucket_s)
@@ -964,7 +985,7 @@ class ChannelDetector:
         if self._data_s >= p.warmup_s:
             b = max(self._b, _MIN_BASELINE)
             count = b * self._w
-            z_rate = b + p.el_z * math.sqrt(max(count, 1.0)) / self._w
+            z_rate = b + p.el_z * math.sqrt(_variance(count, p.baseline_error)) / self._w
             trig = max(p.min_count / self._w, b * p.el_enter, z_rate)
             self._n_trig = max(p.neg_min_count / self._w, _MIN_BASELINE)
         else:
@@ -988,7 +1009,7 @@ class ChannelDetector:
         warm = self._data_s >= p.warmup_s
 
         # Level: up needs ratio, z and count; down needs the exit ratio or half the count.
-        z = (count - base_count) / math.sqrt(max(base_count, 1.0))
+        z = (count - base_count) / math.sqrt(_variance(base_count, p.baseline_error))
         up = 0
         if warm and count >= p.min_count:
             if ratio >= p.wave_enter and z >= p.wave_z:
@@ -1130,6 +1151,11 @@ class ChannelDetector:
             ratio=rate / max(base, _MIN_BASELINE),
             window_count=self._s * self._w,
         )
+
+
+def _variance(expected: float, rel_error: float) -> float:
+    """Variance of a window count: Poisson noise plus the baseline's own forecast error."""
+    return max(expected, 1.0) + (rel_error * expected) ** 2
 
 
 def _append(out: list[StateChange] | None, change: StateChange) -> list[StateChange]:

@@ -209,6 +209,16 @@ def test_negativity_wave_on_share_rising_over_its_baseline() -> None:
     assert [c.current for c in off if c.signal is Signal.NEGATIVITY] == [WaveLevel.NORMAL]
 
 
+def test_negativity_that_builds_over_half_an_hour_is_still_caught() -> None:
+    det = ChannelDetector("chat", settings())
+    for i in range(20_000):
+        det.update(T0 + i, 10, 1)
+    changes: list[StateChange] = []
+    for i in range(1800):  # from 1 to 5 negative of 10 per second, linearly
+        changes += det.update(T0 + 20_000 + i, 10, 1 + (4 * i) // 1800)
+    assert [c.current for c in changes if c.signal is Signal.NEGATIVITY] == [WaveLevel.WAVE]
+
+
 def test_negativity_needs_a_minimum_of_negative_contacts() -> None:
     det = ChannelDetector("email", settings())
     sparse = [1 if i % 100 == 0 else 0 for i in range(20_000)]
@@ -404,6 +414,16 @@ def test_feed_matches_tick_by_tick_updates() -> None:
     plain_slow = ChannelDetector("x", s)
     assert plain_fast.feed(T0, counts) == run(plain_slow, T0, counts)
     assert plain_fast.snapshot() == plain_slow.snapshot()
+
+
+def test_feed_into_the_past_is_late_not_fast() -> None:
+    det = trained()
+    rate = det.rate
+    # A batch that starts an hour back: every tick is too late and must be dropped.
+    assert det.feed(T0 + 20_000 - 3600, [50] * 100) == []
+    assert det.dropped_late == 100
+    assert det.rate == rate
+    assert det.snapshot().at == T0 + 19_999
 
 
 def test_wave_detector_feed_matches_tick() -> None:
