@@ -1,12 +1,23 @@
-"""Per-customer memory kept by the route stage: which contacts were already routed (idempotence)."""
+"""Per-customer memory of the route stage: routed contact ids (dedup) and recent contacts."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
-__all__ = ["CustomerMemory", "DedupSettings", "observe"]
+__all__ = [
+    "EMPTY_HISTORY",
+    "CustomerMemory",
+    "DedupSettings",
+    "HistoryEntry",
+    "HistorySettings",
+    "HistorySummary",
+    "observe",
+    "remember",
+    "summarize",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,17 +34,59 @@ class DedupSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class HistorySettings:
+    """How much of a customer's recent contacts is kept.
+
+    Attributes:
+        history_seconds: Contacts older than this (relative to the newest) are dropped.
+        max_contacts: At most this many contacts are kept per customer (the newest).
+        sentiment_half_life_seconds: Half-life of the rolling sentiment: a complaint
+            from last week still counts, but half as much as one from today.
+    """
+
+    history_seconds: float = 30 * 86400.0
+    max_contacts: int = 50
+    sentiment_half_life_seconds: float = 3 * 86400.0
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEntry:
+    """One remembered contact: no text, only what routing needs across channels."""
+
+    contact_id: str
+    channel: str
+    at: float
+    score: float
+    public: bool
+
+
+@dataclass(frozen=True, slots=True)
 class CustomerMemory:
     """What the route stage remembers about one customer key.
 
-    `seen` maps contact id -> when it was received (epoch seconds).
+    Attributes:
+        seen: Contact id -> when it was received (epoch seconds), for dedup.
+        recent: Recent contacts, oldest first.
+        rolling: (weighted score sum, weight, at) of the time-decayed rolling
+            sentiment, or None before the first contact.
     """
 
     seen: Mapping[str, float] = field(default_factory=dict)
+    recent: tuple[HistoryEntry, ...] = ()
+    rolling: tuple[float, float, float] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-ready dict (the table value)."""
-        return {"seen": dict(self.seen)}
+        """Return a JSON-ready dict (the table value).
+
+        `{"seen": {id: at}, "recent": [[id, channel, at, score, public], ...],
+        "rolling": [sum, weight, at] | null}`; memories written before `recent`
+        existed (only "seen") still load.
+        """
+        return {
+            "seen": dict(self.seen),
+            "recent": [[e.contact_id, e.channel, e.at, e.score, e.public] for e in self.recent],
+            "rolling": list(self.rolling) if self.rolling is not None else None,
+        }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any] | None) -> CustomerMemory:
@@ -41,7 +94,16 @@ class CustomerMemory:
         if not data:
             return cls()
         seen = data.get("seen") or {}
-        return cls(seen={str(k): float(v) for k, v in seen.items()})
+        recent = tuple(
+            HistoryEntry(str(e[0]), str(e[1]), float(e[2]), float(e[3]), bool(e[4]))
+            for e in data.get("recent") or ()
+        )
+        rolling = data.get("rolling")
+        return cls(
+            seen={str(k): float(v) for k, v in seen.items()},
+            recent=recent,
+            rolling=(float(rolling[0]), float(rolling[1]), float(rolling[2])) if rolling else None,
+        )
 
 
 def observe(
@@ -62,4 +124,91 @@ def observe(
     if len(kept) > settings.max_per_customer:
         newest = sorted(kept.items(), key=lambda kv: kv[1])[-settings.max_per_customer :]
         kept = dict(newest)
-    return CustomerMemory(seen=kept), False
+    return CustomerMemory(seen=kept, recent=memory.recent, rolling=memory.rolling), False
+
+
+def remember(
+    memory: CustomerMemory, entry: HistoryEntry, settings: HistorySettings
+) -> CustomerMemory:
+    """Add a contact to the recent history and the rolling sentiment.
+
+    Idempotent: a contact id already in the history changes nothing, so a redelivered
+    contact is never a second contact. Contacts may arrive out of order (they are kept
+    sorted by time); entries older than `history_seconds` before the newest are dropped
+    and only the newest `max_contacts` are kept.
+    """
+    if any(e.contact_id == entry.contact_id for e in memory.recent):
+        return memory
+    recent = [*memory.recent, entry]
+    if len(recent) > 1 and recent[-2].at > entry.at:
+        recent.sort(key=lambda e: (e.at, e.contact_id))
+    horizon = recent[-1].at - settings.history_seconds
+    if recent[0].at < horizon:
+        recent = [e for e in recent if e.at >= horizon]
+    if len(recent) > settings.max_contacts:
+        recent = recent[-settings.max_contacts :]
+    return CustomerMemory(
+        seen=memory.seen,
+        recent=tuple(recent),
+        rolling=_roll(memory.rolling, entry.score, entry.at, settings.sentiment_half_life_seconds),
+    )
+
+
+def _roll(
+    rolling: tuple[float, float, float] | None, score: float, at: float, half_life: float
+) -> tuple[float, float, float]:
+    if rolling is None:
+        return (score, 1.0, at)
+    total, weight, last = rolling
+    if at >= last:
+        decay = math.pow(0.5, (at - last) / half_life)
+        return (total * decay + score, weight * decay + 1.0, at)
+    # A late contact counts with the weight it would have had by now.
+    late = math.pow(0.5, (last - at) / half_life)
+    return (total + score * late, weight + late, last)
+
+
+@dataclass(frozen=True, slots=True)
+class HistorySummary:
+    """A customer's earlier contacts as seen from one contact (which is not among them).
+
+    Attributes:
+        at: The time of the contact being routed.
+        earlier: Earlier remembered contacts, oldest first.
+        rolling_sentiment: Time-decayed mean sentiment including the current contact,
+            or None when nothing is known.
+    """
+
+    at: float = 0.0
+    earlier: tuple[HistoryEntry, ...] = ()
+    rolling_sentiment: float | None = None
+
+    def count_within(self, seconds: float) -> int:
+        """Earlier contacts in the `seconds` before `at` (any channel)."""
+        horizon = self.at - seconds
+        return sum(1 for e in self.earlier if horizon <= e.at <= self.at)
+
+    def channels_within(self, seconds: float) -> tuple[str, ...]:
+        """Distinct channels of the earlier contacts within the window, first seen first."""
+        horizon = self.at - seconds
+        return tuple(dict.fromkeys(e.channel for e in self.earlier if horizon <= e.at <= self.at))
+
+    def public_negative_within(self, seconds: float, below: float) -> bool:
+        """Whether an earlier public contact within the window scored below `below`."""
+        horizon = self.at - seconds
+        return any(
+            e.public and e.score < below and horizon <= e.at <= self.at for e in self.earlier
+        )
+
+
+EMPTY_HISTORY: Final = HistorySummary()
+
+
+def summarize(memory: CustomerMemory, contact_id: str, at: float) -> HistorySummary:
+    """What routing needs from the memory for contact `contact_id` received at `at`."""
+    earlier = tuple(e for e in memory.recent if e.contact_id != contact_id)
+    rolling = memory.rolling
+    value = rolling[0] / rolling[1] if rolling is not None and rolling[1] > 0.0 else None
+    if not earlier and value is None:
+        return HistorySummary(at=at)
+    return HistorySummary(at=at, earlier=earlier, rolling_sentiment=value)

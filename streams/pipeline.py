@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, MutableMapping
+from collections.abc import Callable, Mapping, MutableMapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
 from pydantic import ValidationError
 
+from routing.config import RoutingConfig
 from routing.contact import Contact, Decision
-from routing.memory import CustomerMemory, DedupSettings, observe
+from routing.enrich import Signals, enricher_for
+from routing.memory import (
+    CustomerMemory,
+    DedupSettings,
+    HistoryEntry,
+    HistorySettings,
+    observe,
+    remember,
+    summarize,
+)
+from routing.policy import LoadView, QueueLoad, RoutingContext, compile_policy
+from routing.waves import LoadState
 from streams.codecs import encode_model
 from streams.ingest import DeadLetter, Normalizer, Reason, Source
 from streams.topics import TopicNames
@@ -18,6 +30,10 @@ from streams.topics import TopicNames
 __all__ = ["NullObserver", "Observer", "Pipeline", "Record", "Router"]
 
 Router = Callable[[Contact, datetime], Decision]
+"""The pre-config router signature (routing.first_route.route_by_channel); kept for imports."""
+
+_EMPTY_LOAD = LoadState(at=0.0)
+_NO_CAPACITY: Mapping[str, QueueLoad] = {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,7 +46,14 @@ class Record:
 
 
 class Observer(Protocol):
-    """Receives pipeline outcomes (the worker counts them in Prometheus)."""
+    """Receives pipeline outcomes (the worker counts them in Prometheus).
+
+    Two more hooks are called when the observer has them (they are optional so an
+    older observer keeps working): `on_signals(contact, signals)` after a contact's
+    text was analysed (sentiment histogram, negative share), and
+    `on_escalation(decision, triggers)` for every decision whose senior triggers
+    fired, with the trigger names (escalations by trigger).
+    """
 
     def on_raw(self) -> None:
         """A raw message was read."""
@@ -66,30 +89,59 @@ class NullObserver:
     def on_decision(self, decision: Decision) -> None:
         """Ignore."""
 
+    def on_signals(self, contact: Contact, signals: Signals) -> None:
+        """Ignore."""
+
+    def on_escalation(self, decision: Decision, triggers: tuple[str, ...]) -> None:
+        """Ignore."""
+
 
 class Pipeline:
     """normalize: raw -> normalized contact | dead letter; route: contact -> decision records.
 
     Both steps are total: whatever the input, they return records to produce and never
     raise, so a poison message can neither stop a worker nor be lost.
+
+    Args:
+        topics: Output topic names.
+        normalizer: The configured normalizer.
+        clock: The decision time (`decided_at`).
+        config: Returns the active routing config (hot-reloaded by the caller).
+        load: Returns the latest published load state (default: every channel normal).
+        capacity: Returns the live queue loads, queue -> `QueueLoad` (default: none known).
+        dedup: Dedup window and cap; default: the active config's `memory` section.
+        observer: Receives outcomes (see `Observer`).
     """
 
     def __init__(
         self,
         topics: TopicNames,
         normalizer: Normalizer,
-        router: Router,
         clock: Callable[[], datetime],
         *,
+        config: Callable[[], RoutingConfig],
+        load: Callable[[], LoadState] | None = None,
+        capacity: Callable[[], Mapping[str, QueueLoad]] | None = None,
         dedup: DedupSettings | None = None,
         observer: Observer | None = None,
     ) -> None:
         self.topics = topics
         self.normalizer = normalizer
-        self.router = router
         self.clock = clock
-        self.dedup = dedup or DedupSettings()
+        self.config = config
+        self.load = load or (lambda: _EMPTY_LOAD)
+        self.capacity = capacity or (lambda: _NO_CAPACITY)
+        self.dedup = dedup
         self.observer: Observer = observer or NullObserver()
+        self._on_signals = getattr(self.observer, "on_signals", None)
+        self._on_escalation = getattr(self.observer, "on_escalation", None)
+        # Per config object: the settings derived from it (a hot reload swaps them).
+        self._cfg: RoutingConfig | None = None
+        self._dedup = dedup or DedupSettings()
+        self._history = HistorySettings()
+        # Per load-state object: channel -> view (the state changes once a second).
+        self._load_state: LoadState | None = None
+        self._views: dict[str, LoadView] = {}
 
     def normalize(self, raw: bytes | None, source: Source) -> Record:
         """Normalize one raw message into a record for the normalized or the dead-letter topic."""
@@ -129,20 +181,72 @@ class Pipeline:
                     )
                 )
             ]
-        kb = contact.customer_key.encode()
-        before = CustomerMemory.from_dict(memory.get(kb))
-        after, duplicate = observe(before, contact.id, contact.received_at.timestamp(), self.dedup)
-        if duplicate:
-            self.observer.on_duplicate(contact)
+        decision = self.decide(contact, memory)
+        if decision is None:
             return []
-        memory[kb] = after.to_dict()
-        decision = self.router(contact, self.clock())
-        self.observer.on_decision(decision)
+        kb = contact.customer_key.encode()
         body = encode_model(decision)
         return [
             Record(self.topics.routed, kb, body),
             Record(self.topics.route_topic(decision.target.value), kb, body),
         ]
+
+    def decide(self, contact: Contact, memory: MutableMapping[Any, Any]) -> Decision | None:
+        """Dedup, enrich, remember and decide one contact; None for a duplicate.
+
+        This is the step the offline `route` and `explain` commands share with the workers.
+        The memory entry is written under the customer key (bytes) as a JSON-ready dict.
+        """
+        config = self.config()
+        if config is not self._cfg:
+            self._use(config)
+        kb = contact.customer_key.encode()
+        at = contact.received_at.timestamp()
+        before = CustomerMemory.from_dict(memory.get(kb))
+        after, duplicate = observe(before, contact.id, at, self._dedup)
+        if duplicate:
+            self.observer.on_duplicate(contact)
+            return None
+        signals = enricher_for(config)(contact)
+        if self._on_signals is not None:
+            self._on_signals(contact, signals)
+        entry = HistoryEntry(
+            contact.id, contact.channel.value, at, signals.sentiment.score, contact.traits.public
+        )
+        after = remember(after, entry, self._history)
+        memory[kb] = after.to_dict()
+        ctx = RoutingContext(
+            now=self.clock(),
+            sentiment=signals.sentiment,
+            intents=signals.intents,
+            history=summarize(after, contact.id, at),
+            load=self._view(contact.channel.value),
+            capacity=self.capacity(),
+        )
+        decision, triggers = compile_policy(config).decide_with_triggers(contact, ctx)
+        self.observer.on_decision(decision)
+        if triggers and self._on_escalation is not None:
+            self._on_escalation(decision, triggers)
+        return decision
+
+    def _use(self, config: RoutingConfig) -> None:
+        m = config.memory
+        self._cfg = config
+        if self.dedup is None:
+            self._dedup = DedupSettings(m.dedup_seconds, m.dedup_max)
+        self._history = HistorySettings(
+            m.history_seconds, m.max_contacts, m.sentiment_half_life_seconds
+        )
+
+    def _view(self, channel: str) -> LoadView:
+        state = self.load()
+        if state is not self._load_state:
+            self._load_state = state
+            self._views = {}
+        view = self._views.get(channel)
+        if view is None:
+            view = self._views[channel] = LoadView.of(state, channel)
+        return view
 
     def _dead(self, dead: DeadLetter) -> Record:
         self.observer.on_dead_letter(dead)

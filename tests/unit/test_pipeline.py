@@ -1,21 +1,23 @@
-"""The pure pipeline behind the agents, driven with in-memory state: records, dedup, dead letters."""
+"""The pure pipeline driven with in-memory state: records, dedup, dead letters, history."""
 
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import orjson
 
+from routing.config import load_config
 from routing.contact import Contact, Decision, Target
-from routing.first_route import route_by_channel
 from routing.memory import DedupSettings
 from streams.ingest import DeadLetter, Normalizer, Source
 from streams.pipeline import Pipeline
 from streams.settings import Settings
 from streams.topics import TopicNames
-from tests.unit.conftest import NOW, envelope, raw
+from tests.unit.conftest import NOW, VALID_PAYLOADS, envelope, raw
 
 TOPICS = TopicNames.from_settings(Settings(topic_prefix="t"))
+OPEN = load_config(Path(__file__).resolve().parents[2] / "config" / "open.yaml")
 SRC = Source(topic="t.contacts.raw", partition=0, offset=1)
 
 
@@ -43,8 +45,8 @@ def make(recorder: Recorder | None = None, **dedup: float) -> Pipeline:
     return Pipeline(
         TOPICS,
         Normalizer(lambda: NOW),
-        route_by_channel,
         lambda: NOW + timedelta(milliseconds=5),
+        config=lambda: OPEN,
         dedup=DedupSettings(**dedup) if dedup else None,
         observer=recorder,
     )
@@ -53,7 +55,9 @@ def make(recorder: Recorder | None = None, **dedup: float) -> Pipeline:
 def test_contact_flows_to_routed_and_target_topic() -> None:
     rec = Recorder()
     p = make(rec)
-    normalized = p.normalize(raw(envelope("voice")), SRC)
+    # "Where is my order" would be a trivial intent the open config gives to the IVR.
+    call = {**VALID_PAYLOADS["voice"], "transcript": "Добрый день, вопрос по договору"}
+    normalized = p.normalize(raw(envelope("voice", call)), SRC)
     assert normalized.topic == "t.contacts.normalized"
     contact = Contact.model_validate_json(normalized.value)
     assert normalized.key == contact.customer_key.encode()
