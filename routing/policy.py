@@ -279,7 +279,7 @@ class CompiledPolicy:
                 public=public,
                 sla=timedelta(seconds=cs.sla_seconds),
                 queue=cs.queue,
-                bot_queue=cs.bot_queue or config.default_bot_queue,
+                bot_queue=cs.bot_queue,
                 humans_when_closed=cs.humans_when_closed,
                 callback=cs.offer_callback and Channel.CALLBACK in cs.reply_channels,
                 callback_sla=timedelta(seconds=cb.sla_seconds) if cb is not None else None,
