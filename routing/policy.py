@@ -448,9 +448,12 @@ class CompiledPolicy:
                 ("long_message", f"long message ({contact.text_length} >= {long_limit} chars)")
             )
         rolling = history.rolling_sentiment
+        # Over one contact the rolling sentiment is that contact's own score: leave that
+        # to the sentiment trigger, so the rolling one speaks only about a history.
         if (
             senior.rolling_sentiment_below is not None
             and rolling is not None
+            and history.earlier
             and rolling < senior.rolling_sentiment_below
         ):
             triggers.append(("rolling_sentiment", f"rolling sentiment {rolling:.2f}"))
