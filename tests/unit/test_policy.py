@@ -220,7 +220,10 @@ TRIGGER_CASES: dict[str, dict[str, Any]] = {
     },
     "tier": {"text": NEUTRAL, "tier": "VIP"},
     "long_message": {"text": LONG},
-    "rolling_sentiment": {"text": NEUTRAL, "history": history(rolling=-0.8)},
+    "rolling_sentiment": {
+        "text": NEUTRAL,
+        "history": history(("email", 2 * 86400, -0.9, False), rolling=-0.8),
+    },
 }
 TRIGGER_FLAGS = {
     "negative": Flag.NEGATIVE,
@@ -260,6 +263,12 @@ def test_every_senior_trigger(trigger: str, strategy: str, language: str, level:
         assert decision.rule_id == "legal-to-senior"  # the shipped ops rule decides first
     else:
         assert decision.rule_id == f"senior.{triggers[0]}"
+
+
+def test_rolling_sentiment_needs_a_history() -> None:
+    # Over the current contact alone it would only repeat the sentiment trigger.
+    _, triggers = route(OPEN, Channel.CHAT, NEUTRAL["en"], history=history(rolling=-0.8))
+    assert "rolling_sentiment" not in triggers
 
 
 def test_repeat_counts_across_channels_and_window() -> None:
