@@ -14,6 +14,8 @@ __all__ = ["Enricher", "Signals", "enrich", "enricher_for"]
 
 _DEFAULT_NEGATIVE_THRESHOLD: Final = -0.05
 _CACHE_LIMIT: Final = 8
+_TEXT_CACHE_LIMIT: Final = 50_000
+_CACHE_TEXT_MAX: Final = 300
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,7 +36,7 @@ class Enricher:
         config: A validated routing config.
     """
 
-    __slots__ = ("analyzer", "catalogue", "version")
+    __slots__ = ("_cache", "analyzer", "catalogue", "version")
 
     def __init__(self, config: RoutingConfig) -> None:
         self.version = config.version
@@ -57,13 +59,24 @@ class Enricher:
         else:
             self.catalogue = IntentCatalogue(config.intent_phrases())
 
+        # Exact short texts repeat a lot ("Где мой заказ?", IVR transcripts, templated
+        # forms, reposts): their signals are kept, bounded, and dropped as a whole when full.
+        self._cache: dict[tuple[str, str], Signals] = {}
+
     def __call__(self, contact: Contact) -> Signals:
         """Analyse the contact's text (an empty text is neutral with no intents)."""
         text = contact.text
+        key = (contact.language, text)
+        hit = self._cache.get(key)
+        if hit is not None:
+            return hit
         sentiment = self.analyzer.analyze(text, contact.language)
-        if not text:
-            return Signals(sentiment, ())
-        return Signals(sentiment, self.catalogue.match(text, contact.language))
+        signals = Signals(sentiment, self.catalogue.match(text, contact.language) if text else ())
+        if len(text) <= _CACHE_TEXT_MAX:
+            if len(self._cache) >= _TEXT_CACHE_LIMIT:
+                self._cache.clear()
+            self._cache[key] = signals
+        return signals
 
 
 # Keyed by config version: a hot reload of identical content reuses the warm analyzer.

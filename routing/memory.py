@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 __all__ = [
     "EMPTY_HISTORY",
@@ -49,9 +49,12 @@ class HistorySettings:
     sentiment_half_life_seconds: float = 3 * 86400.0
 
 
-@dataclass(frozen=True, slots=True)
-class HistoryEntry:
-    """One remembered contact: no text, only what routing needs across channels."""
+class HistoryEntry(NamedTuple):
+    """One remembered contact: no text, only what routing needs across channels.
+
+    A named tuple rather than a dataclass: memories are rebuilt from JSON for every
+    contact, and tuples are several times cheaper to make.
+    """
 
     contact_id: str
     channel: str
@@ -84,7 +87,7 @@ class CustomerMemory:
         """
         return {
             "seen": dict(self.seen),
-            "recent": [[e.contact_id, e.channel, e.at, e.score, e.public] for e in self.recent],
+            "recent": [list(e) for e in self.recent],
             "rolling": list(self.rolling) if self.rolling is not None else None,
         }
 
@@ -95,8 +98,8 @@ class CustomerMemory:
             return cls()
         seen = data.get("seen") or {}
         recent = tuple(
-            HistoryEntry(str(e[0]), str(e[1]), float(e[2]), float(e[3]), bool(e[4]))
-            for e in data.get("recent") or ()
+            HistoryEntry(str(c), str(ch), float(at), float(score), bool(public))
+            for c, ch, at, score, public in data.get("recent") or ()
         )
         rolling = data.get("rolling")
         return cls(

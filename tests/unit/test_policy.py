@@ -99,7 +99,9 @@ def route(
     )
     decision, triggers = compile_policy(config).decide_with_triggers(c, ctx)
     assert decision == decide(c, ctx, config)
-    Decision.model_validate(decision.model_dump())  # model_construct built a valid one
+    # Built without validation on the hot path: it must equal a validated Decision.
+    assert Decision.model_validate(decision.model_dump()) == decision
+    assert Decision.model_validate_json(decision.model_dump_json()) == decision
     return decision, triggers
 
 
