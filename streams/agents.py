@@ -5,18 +5,21 @@ from __future__ import annotations
 import asyncio
 import logging
 import weakref
-from collections.abc import Iterator, MutableMapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, MutableMapping, Sequence
 from typing import Any
 
 import faust
 from faust.streams import _current_event  # see _StagedMemory.commit for why
 from faust.types import EventT, StreamT
 
-from streams.ingest import Source
+from routing.waves import StateChange, WaveDetector
+from streams.codecs import dumps, encode_model, loads
+from streams.ingest import DeadLetter, Reason, Source
+from streams.load import CHECKPOINT_KEY, TickAggregator, TickCounter
 from streams.metrics import Metrics
 from streams.pipeline import Pipeline, Record
 
-__all__ = ["install_agents"]
+__all__ = ["install_agents", "install_load"]
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +111,35 @@ class _StagedMemory(MutableMapping[Any, Any]):
         self._event_of.clear()
 
 
+def _guarded(pipeline: Pipeline, stage: str, event: EventT, memory: Any) -> Any:
+    """Run one pipeline step; a bug becomes an `internal_error` dead letter, not a lost batch.
+
+    `take_events` acknowledges a batch even when its body raises, so an exception here
+    would silently drop every contact of the batch.
+    """
+    value = event.message.value
+    source = _source(event)
+    try:
+        if stage == "normalize":
+            return pipeline.normalize(value, source)
+        return pipeline.route(value, source, memory)
+    except Exception as exc:
+        log.exception(
+            "%s failed on %s[%d]@%d", stage, source.topic, source.partition, source.offset
+        )
+        dead = DeadLetter.of(
+            value or b"",
+            Reason.INTERNAL_ERROR,
+            f"{stage} failed with {type(exc).__name__}; this is a wavebreak bug",
+            source=source,
+            stage=stage,
+            received_at=pipeline.clock(),
+        )
+        pipeline.observer.on_dead_letter(dead)
+        record = Record(pipeline.topics.dlq, None, encode_model(dead))
+        return record if stage == "normalize" else [record]
+
+
 def install_agents(
     app: faust.App,
     pipeline: Pipeline,
@@ -118,6 +150,7 @@ def install_agents(
     memory: MutableMapping[Any, Any],
     batch_size: int,
     batch_within: float,
+    before_routing: Callable[[], Awaitable[Any]] | None = None,
 ) -> None:
     """Register the normalize and route agents on `app`."""
 
@@ -125,17 +158,94 @@ def install_agents(
     async def normalize(stream: StreamT[bytes]) -> None:
         async for events in stream.take_events(batch_size, within=batch_within):
             metrics.batch_size.labels("normalize").observe(len(events))
-            records = [pipeline.normalize(ev.message.value, _source(ev)) for ev in events]
+            records = [_guarded(pipeline, "normalize", ev, None) for ev in events]
             await _produce(app, records)
 
     @app.agent(normalized_topic, name="wavebreak.route")
     async def route(stream: StreamT[bytes]) -> None:
+        if before_routing is not None:
+            await before_routing()
         async for events in stream.take_events(batch_size, within=batch_within):
             metrics.batch_size.labels("route").observe(len(events))
             staged = _StagedMemory(memory)
             records: list[Record] = []
             for ev in events:
                 staged.current = ev
-                records.extend(pipeline.route(ev.message.value, _source(ev), staged))
+                records.extend(_guarded(pipeline, "route", ev, staged))
             await _produce(app, records)
             staged.commit()
+
+
+def install_load(
+    app: faust.App,
+    *,
+    ticks_topic: faust.TopicT,
+    load_state_topic: str,
+    counter: TickCounter,
+    aggregator: TickAggregator,
+    detector_factory: Callable[[Mapping[str, Any] | None], WaveDetector],
+    load_table: Mapping[Any, Any],
+    on_changes: Callable[[list[StateChange]], None],
+    worker_id: str,
+    clock: Callable[[], float],
+    checkpoint_every: float = 10.0,
+) -> Callable[[], None]:
+    """Register the tick emitter (every worker) and the wave aggregator (one worker).
+
+    Returns a function to call when partitions are revoked: the aggregation may move to
+    another worker, and if it comes back it must resume from the newest checkpoint.
+
+    Every worker sends its per-second counts to the single-partition ticks topic each
+    second, even when empty, so the aggregator's agent wakes up every second. The worker
+    that owns that partition runs the detector and publishes each channel's load to the
+    load-state topic, which every worker reads as a GlobalTable.
+    """
+    state: dict[str, Any] = {"detector": None, "checkpointed": 0.0}
+
+    @app.timer(1.0, name="wavebreak.load.emit")
+    async def emit_ticks() -> None:
+        seconds = counter.drain(before=clock())
+        value = dumps({"worker": worker_id, "seconds": {str(s): c for s, c in seconds.items()}})
+        await app.producer.send(ticks_topic.get_topic_name(), b"tick", value, None, None, None)
+
+    @app.agent(ticks_topic, name="wavebreak.load.aggregate")
+    async def aggregate(stream: StreamT[bytes]) -> None:
+        async for events in stream.take_events(100, within=0.5):
+            for ev in events:
+                try:
+                    tick = loads(ev.message.value or b"{}")
+                    aggregator.add(tick.get("seconds", {}))
+                except (ValueError, TypeError, AttributeError):
+                    log.warning("ignoring a malformed load tick at offset %s", ev.message.offset)
+            due = aggregator.due(clock())
+            if not due:
+                continue
+            detector = state["detector"]
+            if detector is None:
+                # First tick since this worker took over: resume from the last checkpoint.
+                detector = state["detector"] = detector_factory(
+                    load_table.get(CHECKPOINT_KEY.encode())
+                )
+            changes: list[StateChange] = []
+            for second, counts in due:
+                changes.extend(detector.tick(float(second), counts))
+            snapshot = detector.snapshot()
+            records = [
+                Record(load_state_topic, name.encode(), dumps(load.to_dict()))
+                for name, load in snapshot.channels.items()
+            ]
+            now = clock()
+            if now - state["checkpointed"] >= checkpoint_every:
+                records.append(
+                    Record(load_state_topic, CHECKPOINT_KEY.encode(), dumps(detector.checkpoint()))
+                )
+                state["checkpointed"] = now
+            await _produce(app, records)
+            if changes:
+                on_changes(changes)
+
+    def reset() -> None:
+        state["detector"] = None
+        aggregator.reset()
+
+    return reset

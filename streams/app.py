@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+import os
+import socket
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -11,18 +14,25 @@ from typing import Any
 import faust
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from routing.first_route import BUILTIN_VERSION, route_by_channel
-from routing.memory import DedupSettings
+from routing.policy import queue_loads
+from routing.waves import StateChange, WaveDetector
 from streams import codecs
-from streams.agents import install_agents
+from streams.agents import install_agents, install_load
+from streams.config_source import CONFIG_KEY, DEFAULT_CONFIG, ActiveConfig, ConfigSource
 from streams.ingest import Normalizer
+from streams.kafka import client_options
+from streams.load import Cached, LoadStateView, TickAggregator, TickCounter
 from streams.metrics import Metrics
-from streams.observer import MetricsObserver
-from streams.pipeline import Pipeline, Router
+from streams.mirror import TopicMirror
+from streams.observer import FanOut, LoadObserver, MetricsObserver
+from streams.pipeline import Pipeline
 from streams.settings import Settings
+from streams.tables import use_serializers
 from streams.topics import TopicNames
 
 __all__ = ["WavebreakApp", "Worker", "create_app", "faust_credentials"]
+
+log = logging.getLogger(__name__)
 
 
 def _utcnow() -> datetime:
@@ -38,6 +48,8 @@ class WavebreakApp:
     topics: TopicNames
     metrics: Metrics
     pipeline: Pipeline
+    config: ConfigSource
+    load: LoadStateView
 
 
 def faust_credentials(settings: Settings) -> Any:
@@ -62,13 +74,18 @@ def create_app(
     settings: Settings,
     *,
     metrics: Metrics | None = None,
-    router: Router = route_by_channel,
+    config: ConfigSource | None = None,
     clock: Callable[[], datetime] = _utcnow,
 ) -> WavebreakApp:
-    """Create the wavebreak faust app for `settings` (one per process)."""
+    """Create the wavebreak faust app for `settings` (one per process).
+
+    Raises:
+        ConfigError: the initial routing config file (WAVEBREAK_CONFIG) is invalid.
+    """
     codecs.register()
     metrics = metrics or Metrics.create()
     topics = TopicNames.from_settings(settings)
+    config = config or ConfigSource.from_file(settings.config_path or DEFAULT_CONFIG, clock=clock)
     app = faust.App(
         settings.app_id,
         broker=settings.broker,
@@ -92,30 +109,117 @@ def create_app(
         web_port=settings.web_port,
         web_enabled=True,
     )
+    raw_schema = faust.Schema(
+        key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
+    )
+    # No value_type: faust would call value_type.from_data() on every decoded record.
+    json_schema = faust.Schema(key_type=bytes, key_serializer="raw", value_serializer="orjson")
 
     def data_topic(name: str) -> faust.TopicT:
-        return app.topic(
-            name,
-            key_type=bytes,
-            value_type=bytes,
-            partitions=settings.partitions,
-            key_serializer="raw",
-            value_serializer="raw",
-        )
+        return app.topic(name, partitions=settings.partitions, schema=raw_schema)
 
     raw_topic = data_topic(topics.raw)
     normalized_topic = data_topic(topics.normalized)
-    memory = app.Table(
-        "customer-memory",
-        default=None,
-        partitions=settings.partitions,
-        # Keys stay bytes end to end so a recovered changelog key is the same object type
-        # as the lookup key (a str key would come back as bytes through the raw codec).
-        schema=faust.Schema(
-            key_type=bytes, value_type=dict, key_serializer="raw", value_serializer="orjson"
+    memory = use_serializers(
+        app.Table(
+            "customer-memory",
+            default=None,
+            partitions=settings.partitions,
+            # Keys stay bytes end to end so a recovered changelog key is the same object
+            # type as the lookup key (a str key would come back as bytes through raw).
+            key_type=bytes,
+            schema=json_schema,
+            help="per-customer memory: routed contact ids and recent contacts",
         ),
-        help="per-customer memory: routed contact ids (dedup) and, later, recent contacts",
+        "raw",
+        "orjson",
     )
+
+    # --- routing config: file at start, then the config topic (validated, atomic swap)
+    def config_applied(previous: ActiveConfig, current: ActiveConfig) -> None:
+        metrics.config_info.labels(previous.version, previous.config.strategy).set(0)
+        metrics.config_info.labels(current.version, current.config.strategy).set(1)
+        metrics.config_reloads.labels("applied").inc()
+
+    def config_refused(source: str, problems: str) -> None:
+        metrics.config_reloads.labels("refused").inc()
+
+    config._on_applied = config_applied
+    config._on_refused = config_refused
+    active = config.active
+    metrics.config_info.labels(active.version, active.config.strategy).set(1)
+
+    kafka_options = client_options(settings)
+    config_mirror = TopicMirror(
+        topics.config,
+        kafka_options,
+        decode=lambda b: b,
+        on_update=lambda key, value: config.offer(value) if key == CONFIG_KEY else None,
+    )
+
+    # --- capacity snapshots from the ACD/WFM system (optional)
+    capacity_mirror = TopicMirror(topics.capacity, kafka_options, decode=codecs.loads)
+    capacity = Cached(lambda: queue_loads({k.decode(): v for k, v in capacity_mirror.data.items()}))
+
+    # --- wave detection: ticks -> one aggregator -> load-state topic, mirrored by every worker
+    ticks_topic = app.topic(topics.load_ticks, partitions=1, schema=raw_schema)
+    load_mirror = TopicMirror(topics.load_state, kafka_options, decode=codecs.loads)
+    load_view = LoadStateView(lambda: load_mirror.data)
+
+    for mirror in (config_mirror, capacity_mirror, load_mirror):
+        app.task(mirror.run)
+    counter = TickCounter()
+
+    def detector_factory(checkpoint: Any) -> WaveDetector:
+        wave_settings = config().waves.detector
+        if checkpoint:
+            try:
+                return WaveDetector.from_checkpoint(checkpoint, wave_settings)
+            except (ValueError, KeyError, TypeError) as exc:
+                log.warning("wave detector checkpoint unusable (%s); starting fresh", exc)
+        return WaveDetector(wave_settings)
+
+    def on_changes(changes: list[StateChange]) -> None:
+        for c in changes:
+            metrics.wave_changes.labels(c.channel, c.signal.value, c.current.value).inc()
+            log.info(
+                "load %s %s: %s -> %s (rate %.2f/s, baseline %.2f/s, ratio %.1f)",
+                c.channel,
+                c.signal.value,
+                c.previous.value,
+                c.current.value,
+                c.rate,
+                c.baseline,
+                c.ratio,
+            )
+
+    aggregator = TickAggregator()
+    reset_aggregation = install_load(
+        app,
+        ticks_topic=ticks_topic,
+        load_state_topic=topics.load_state,
+        counter=counter,
+        aggregator=aggregator,
+        detector_factory=detector_factory,
+        load_table=load_mirror.data,
+        on_changes=on_changes,
+        worker_id=f"{socket.gethostname()}-{os.getpid()}",
+        clock=lambda: clock().timestamp(),
+    )
+
+    @app.on_partitions_revoked.connect
+    async def _revoked(sender: Any, revoked: Any, **kwargs: Any) -> None:
+        reset_aggregation()
+
+    late_seen = [0]
+
+    @app.timer(1.0, name="wavebreak.load.gauges")
+    async def load_gauges() -> None:
+        metrics.observe_load(load_view())
+        metrics.late_ticks.inc(aggregator.late - late_seen[0])
+        late_seen[0] = aggregator.late
+
+    # --- the hot path
     normalizer = Normalizer(
         clock,
         max_bytes=settings.max_message_bytes,
@@ -125,10 +229,11 @@ def create_app(
     pipeline = Pipeline(
         topics,
         normalizer,
-        router,
         clock,
-        dedup=DedupSettings(settings.dedup_window_seconds, settings.dedup_max_per_customer),
-        observer=MetricsObserver(metrics),
+        config=config,
+        load=load_view,
+        capacity=capacity,
+        observer=FanOut(MetricsObserver(metrics), LoadObserver(counter)),
     )
     install_agents(
         app,
@@ -139,9 +244,11 @@ def create_app(
         memory=memory,
         batch_size=settings.batch_size,
         batch_within=settings.batch_within,
+        # A worker that starts reads the latest published config before routing.
+        before_routing=config_mirror.ready.wait,
     )
-    metrics.config_info.labels(BUILTIN_VERSION, "open").set(1)
 
+    # --- web views
     @app.page("/metrics")
     async def metrics_view(web: Any, request: Any) -> Any:
         # aiohttp refuses a charset inside content_type=, so the header is set directly.
@@ -149,14 +256,44 @@ def create_app(
             generate_latest(metrics.registry), headers={"Content-Type": CONTENT_TYPE_LATEST}
         )
 
+    @app.page("/load")
+    async def load_page(web: Any, request: Any) -> Any:
+        return web.json(load_view().to_dict())
+
+    @app.page("/config")
+    async def config_page(web: Any, request: Any) -> Any:
+        a = config.active
+        return web.json(
+            {
+                "version": a.version,
+                "strategy": a.config.strategy,
+                "source": a.source,
+                "loaded_at": a.loaded_at.isoformat(),
+                "last_refused": config.last_error,
+            }
+        )
+
     @app.page("/healthz")
     async def healthz(web: Any, request: Any) -> Any:
-        ready = bool(app.rebalancing is False and app.consumer.assignment())
-        body = {"ready": ready, "config_version": BUILTIN_VERSION}
+        assigned = bool(app.consumer.assignment()) if app.consumer else False
+        mirrors = config_mirror.ready.is_set() and load_mirror.ready.is_set()
+        ready = assigned and mirrors and not app.rebalancing
+        body = {
+            "ready": ready,
+            "partitions_assigned": assigned,
+            "config_and_load_state_read": mirrors,
+            "config": config.active.version,
+        }
         return web.json(body, status=200 if ready else 503)
 
     return WavebreakApp(
-        app=app, settings=settings, topics=topics, metrics=metrics, pipeline=pipeline
+        app=app,
+        settings=settings,
+        topics=topics,
+        metrics=metrics,
+        pipeline=pipeline,
+        config=config,
+        load=load_view,
     )
 
 

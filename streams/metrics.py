@@ -6,10 +6,15 @@ from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from routing.waves import LoadState, WaveLevel
+
 __all__ = ["Metrics"]
 
 # Received -> decided in seconds: milliseconds when idle, seconds when a wave queues up work.
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+
+
+_LEVEL_VALUE = {WaveLevel.NORMAL: 0, WaveLevel.ELEVATED: 1, WaveLevel.WAVE: 2}
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +30,15 @@ class Metrics:
     decision_latency: Histogram
     batch_size: Histogram
     config_info: Gauge
+    config_reloads: Counter
+    arrival_rate: Gauge
+    baseline_rate: Gauge
+    wave_level: Gauge
+    overload: Gauge
+    negativity_wave: Gauge
+    negative_share: Gauge
+    wave_changes: Counter
+    late_ticks: Counter
 
     @classmethod
     def create(cls, registry: CollectorRegistry | None = None) -> Metrics:
@@ -81,4 +95,68 @@ class Metrics:
                 ["version", "strategy"],
                 registry=reg,
             ),
+            config_reloads=Counter(
+                "wavebreak_config_reloads",
+                "Routing configs received from the config topic: applied, or refused (invalid; "
+                "the last good config stays in force).",
+                ["result"],
+                registry=reg,
+            ),
+            arrival_rate=Gauge(
+                "wavebreak_arrival_rate",
+                "Contacts per second over the detector's short window, by channel ('all' too).",
+                ["channel"],
+                registry=reg,
+            ),
+            baseline_rate=Gauge(
+                "wavebreak_baseline_rate",
+                "The detector's learned normal rate (contacts per second), by channel.",
+                ["channel"],
+                registry=reg,
+            ),
+            wave_level=Gauge(
+                "wavebreak_wave_level",
+                "Wave level by channel: 0 normal, 1 elevated, 2 wave.",
+                ["channel"],
+                registry=reg,
+            ),
+            overload=Gauge(
+                "wavebreak_overload",
+                "1 while a channel's arrivals exceed the configured capacity of its queues.",
+                ["channel"],
+                registry=reg,
+            ),
+            negativity_wave=Gauge(
+                "wavebreak_negativity_wave",
+                "1 while a channel's share of negative contacts is sharply above its baseline.",
+                ["channel"],
+                registry=reg,
+            ),
+            negative_share=Gauge(
+                "wavebreak_negative_share",
+                "Share of negative contacts over the detector's window, by channel.",
+                ["channel"],
+                registry=reg,
+            ),
+            wave_changes=Counter(
+                "wavebreak_wave_changes",
+                "Load state changes published by the aggregator, by channel, signal and new level.",
+                ["channel", "signal", "level"],
+                registry=reg,
+            ),
+            late_ticks=Counter(
+                "wavebreak_late_ticks",
+                "Worker ticks that reached the aggregator after their second was closed.",
+                registry=reg,
+            ),
         )
+
+    def observe_load(self, state: LoadState) -> None:
+        """Set the per-channel load gauges from the latest load state."""
+        for name, load in state.channels.items():
+            self.arrival_rate.labels(name).set(load.rate)
+            self.baseline_rate.labels(name).set(load.baseline)
+            self.wave_level.labels(name).set(_LEVEL_VALUE[load.level])
+            self.overload.labels(name).set(1 if load.overload else 0)
+            self.negativity_wave.labels(name).set(1 if load.negativity else 0)
+            self.negative_share.labels(name).set(load.negative_share)

@@ -1,12 +1,14 @@
-"""Bridges pipeline outcomes to Prometheus metrics."""
+"""Observers of pipeline outcomes: Prometheus metrics and the wave detector's tick counts."""
 
 from __future__ import annotations
 
-from routing.contact import Contact, Decision
+from routing.contact import Contact, Decision, Flag
 from streams.ingest import DeadLetter
+from streams.load import TickCounter
 from streams.metrics import Metrics
+from streams.pipeline import Observer
 
-__all__ = ["MetricsObserver"]
+__all__ = ["FanOut", "LoadObserver", "MetricsObserver"]
 
 
 class MetricsObserver:
@@ -43,3 +45,66 @@ class MetricsObserver:
             decision.rule_id,
         ).inc()
         self._m.decision_latency.observe(max(decision.latency_seconds, 0.0))
+
+
+class LoadObserver:
+    """Counts routed contacts per second and channel for the wave detector's ticks."""
+
+    __slots__ = ("_counter",)
+
+    def __init__(self, counter: TickCounter) -> None:
+        self._counter = counter
+
+    def on_raw(self) -> None:
+        """Not counted: waves are about contacts, not bytes."""
+
+    def on_contact(self, contact: Contact) -> None:
+        """Counted when routed (after enrichment knows whether it is negative)."""
+
+    def on_dead_letter(self, dead: DeadLetter) -> None:
+        """Not counted."""
+
+    def on_duplicate(self, contact: Contact) -> None:
+        """Not counted: a retry is not a new arrival."""
+
+    def on_decision(self, decision: Decision) -> None:
+        """Count the contact at the second it was received."""
+        self._counter.record(
+            decision.received_at.timestamp(),
+            decision.channel.value,
+            Flag.NEGATIVE in decision.flags,
+        )
+
+
+class FanOut:
+    """Passes every outcome to several observers."""
+
+    __slots__ = ("_observers",)
+
+    def __init__(self, *observers: Observer) -> None:
+        self._observers = observers
+
+    def on_raw(self) -> None:
+        """Fan out."""
+        for o in self._observers:
+            o.on_raw()
+
+    def on_contact(self, contact: Contact) -> None:
+        """Fan out."""
+        for o in self._observers:
+            o.on_contact(contact)
+
+    def on_dead_letter(self, dead: DeadLetter) -> None:
+        """Fan out."""
+        for o in self._observers:
+            o.on_dead_letter(dead)
+
+    def on_duplicate(self, contact: Contact) -> None:
+        """Fan out."""
+        for o in self._observers:
+            o.on_duplicate(contact)
+
+    def on_decision(self, decision: Decision) -> None:
+        """Fan out."""
+        for o in self._observers:
+            o.on_decision(decision)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["Settings"]
@@ -17,7 +17,13 @@ class Settings(BaseSettings):
     e.g. `WAVEBREAK_BROKER=kafka://kafka-1:9092,kafka://kafka-2:9092`.
     """
 
-    model_config = SettingsConfigDict(env_prefix="WAVEBREAK_", frozen=True, extra="forbid")
+    model_config = SettingsConfigDict(
+        env_prefix="WAVEBREAK_",
+        frozen=True,
+        extra="forbid",
+        # WAVEBREAK_CONFIG names the routing config file (the field is config_path).
+        populate_by_name=True,
+    )
 
     broker: str = Field(
         default="kafka://127.0.0.1:9092",
@@ -33,6 +39,13 @@ class Settings(BaseSettings):
     embedded: bool = Field(
         default=False,
         description="the broker is the embedded Tansu: apply its workarounds (README)",
+    )
+
+    config_path: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("WAVEBREAK_CONFIG", "WAVEBREAK_CONFIG_PATH"),
+        description="routing config YAML a worker starts with (default: config/open.yaml); "
+        "configs published to the config topic replace it while running",
     )
 
     # Security (production clusters).

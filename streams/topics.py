@@ -16,7 +16,7 @@ class TopicNames:
     Data topics share one partition count so that keys (customer keys) land on the same
     partition number everywhere and tables stay co-partitioned with their source topic.
     Config, load-state and capacity topics are single-partition and compacted: every worker
-    reads all of them.
+    reads all of them. Load ticks are single-partition too: one worker aggregates them.
     """
 
     raw: str
@@ -68,7 +68,10 @@ class TopicNames:
             self.route_bot: data,
             self.route_queue: data,
             self.route_senior: data,
-            self.load_ticks: data,
+            # One aggregation point sees every worker's ticks: the detector needs all
+            # channels at once for the "all channels" aggregate. Ticks are one small record
+            # per worker per second, so one partition is plenty.
+            self.load_ticks: 1,
             self.load_state: 1,
             self.config: 1,
             self.capacity: 1,

@@ -27,12 +27,16 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--broker-port", type=int, default=0, help="embedded broker port (0: a free one)"
     )
+    parser.add_argument(
+        "--config", help="routing config YAML ($WAVEBREAK_CONFIG, config/open.yaml)"
+    )
     add_worker_args(parser)
     parser.set_defaults(loglevel="warning")
 
 
 def run(args: argparse.Namespace) -> int:
     """Start the embedded broker, then a worker with the demo and summary tasks."""
+    from routing.config import ConfigError
     from streams.app import Worker, create_app
     from streams.demo import DemoTraffic
     from streams.embedded_broker import BrokerUnavailable, EmbeddedBroker, find_free_port
@@ -45,10 +49,18 @@ def run(args: argparse.Namespace) -> int:
     with broker:
         web_port = args.web_port if args.web_port is not None else find_free_port()
         settings = settings_from_args(
-            args, broker=broker.url, embedded=True, web_port=web_port, web_host="127.0.0.1"
+            args,
+            broker=broker.url,
+            embedded=True,
+            web_port=web_port,
+            web_host="127.0.0.1",
+            config_path=args.config,
         )
         prepare(settings)
-        wb = create_app(settings)
+        try:
+            wb = create_app(settings)
+        except ConfigError as exc:
+            fail(f"the routing config does not load:\n{exc}", 2)
         print_err(
             f"embedded broker at {broker.bootstrap} (export WAVEBREAK_BROKER={broker.url})\n"
             f"metrics: http://127.0.0.1:{web_port}/metrics\n"

@@ -26,6 +26,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     add_broker_args(parser)
     add_worker_args(parser)
     parser.add_argument(
+        "--config", help="routing config YAML to start with ($WAVEBREAK_CONFIG, config/open.yaml)"
+    )
+    parser.add_argument(
         "--embedded",
         action="store_true",
         help="the broker is wavebreak's embedded Tansu (applies its workarounds)",
@@ -44,10 +47,14 @@ def prepare(settings: Settings) -> None:
 
 def start_worker(settings: Settings, loglevel: str, **app_kwargs: object) -> int:
     """Create topics, build the app and run a faust worker until it is stopped."""
+    from routing.config import ConfigError
     from streams.app import Worker, create_app
 
+    try:
+        wb = create_app(settings, **app_kwargs)  # type: ignore[arg-type]
+    except ConfigError as exc:
+        fail(f"the routing config does not load:\n{exc}", 2)
     prepare(settings)
-    wb = create_app(settings, **app_kwargs)  # type: ignore[arg-type]
     print_err(
         f"wavebreak worker: broker {settings.broker}, topics '{settings.topic_prefix}.*', "
         f"metrics on http://127.0.0.1:{settings.web_port}/metrics"
@@ -59,5 +66,7 @@ def start_worker(settings: Settings, loglevel: str, **app_kwargs: object) -> int
 
 def run(args: argparse.Namespace) -> int:
     """Run the worker in the foreground."""
-    settings = settings_from_args(args, embedded=True if args.embedded else None)
+    settings = settings_from_args(
+        args, embedded=True if args.embedded else None, config_path=args.config
+    )
     return start_worker(settings, args.loglevel)
