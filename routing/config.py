@@ -18,6 +18,7 @@ from pydantic import (
     Field,
     StringConstraints,
     ValidationError,
+    field_validator,
     model_validator,
 )
 
@@ -214,12 +215,13 @@ class PrioritySettings(_Model):
     repeat_max: int = Field(default=20, ge=0, le=100)
     human_request_points: int = Field(default=5, ge=0, le=100)
 
-    @model_validator(mode="after")
-    def _all_families(self) -> Self:
-        missing = [f.value for f in FAMILIES if f not in self.base]
+    @field_validator("base")
+    @classmethod
+    def _all_families(cls, base: dict[Family, int]) -> dict[Family, int]:
+        missing = [f.value for f in FAMILIES if f not in base]
         if missing:
-            raise ValueError(f"base needs every family; missing {missing}")
-        return self
+            raise ValueError(f"needs every family; missing {missing}")
+        return base
 
 
 class OpenSettings(_Model):

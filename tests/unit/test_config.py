@@ -170,3 +170,12 @@ def test_catalogue_extension_and_override() -> None:
         "      intent_any: [payment_problem]\n", "      intent_any: [store_hours]\n"
     )
     assert set(parse_config(text).intent_phrases()) == {"store_hours"}
+
+
+def test_priority_base_needs_every_family() -> None:
+    text = OPEN_TEXT.replace(
+        "  base: {voice: 60, sync: 55, async: 30, public: 45}", "  base: {voice: 60}"
+    )
+    (err,) = problems(text)
+    assert err.startswith(f"my.yaml:{line_of(text, 'base: {voice: 60}')}: priority.base: ")
+    assert "missing ['sync', 'async', 'public']" in err

@@ -166,3 +166,14 @@ def test_validate_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     assert any(": channels.chat.sla_seconds: " in p for p in problems)
     assert any(p.endswith(": channels.chat.colour: unknown key") for p in problems)
     assert "1 of 2 config file(s) invalid" in err
+
+
+def test_route_with_a_capacity_snapshot(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    raw = tmp_path / "raw.jsonl"
+    raw.write_bytes(env(1, START, text="Хочу отменить заказ") + b"\n")
+    cap = tmp_path / "cap.json"
+    cap.write_bytes(orjson.dumps({"chat": {"in_flight": 80, "limit": 60}}))
+    config = str(ROOT / "config" / "open.yaml")
+    assert run_cmd(route_cmd, ["--config", config, "--capacity", str(cap), str(raw)]) == 0
+    row = orjson.loads(capsys.readouterr().out)
+    assert row["queue"] == "general" and "overflow" in row["flags"]

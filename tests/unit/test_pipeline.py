@@ -4,12 +4,18 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import orjson
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from routing.config import load_config
 from routing.contact import Contact, Decision, Target
+from routing.enrich import Signals
 from routing.memory import DedupSettings
+from routing.policy import QueueLoad
+from routing.waves import ChannelLoad, LoadState, WaveLevel
 from streams.ingest import DeadLetter, Normalizer, Source
 from streams.pipeline import Pipeline
 from streams.settings import Settings
@@ -18,6 +24,7 @@ from tests.unit.conftest import NOW, VALID_PAYLOADS, envelope, raw
 
 TOPICS = TopicNames.from_settings(Settings(topic_prefix="t"))
 OPEN = load_config(Path(__file__).resolve().parents[2] / "config" / "open.yaml")
+CLOSED = load_config(Path(__file__).resolve().parents[2] / "config" / "closed.yaml")
 SRC = Source(topic="t.contacts.raw", partition=0, offset=1)
 
 
@@ -129,3 +136,119 @@ def test_undecodable_contact_is_dead_lettered_not_raised() -> None:
     dead = orjson.loads(out[0].value)
     assert dead["reason"] == "undecodable_contact" and dead["stage"] == "route"
     assert rec.events == ["dead:undecodable_contact:route"]
+
+
+# ------------------------------------------------------------------ routing with the config
+
+
+class Detailed(Recorder):
+    """Also implements the optional hooks."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.scores: list[float] = []
+        self.escalations: list[tuple[str, tuple[str, ...]]] = []
+
+    def on_signals(self, contact: Contact, signals: Signals) -> None:
+        self.scores.append(signals.sentiment.score)
+
+    def on_escalation(self, decision: Decision, triggers: tuple[str, ...]) -> None:
+        self.escalations.append((decision.rule_id, triggers))
+
+
+def chat(text: str, event_id: str, customer: str = "a@b.example") -> dict[str, Any]:
+    payload = {"session_id": "s", "text": text, "email": customer}
+    return envelope("chat", payload, event_id=event_id)
+
+
+def test_angry_public_post_then_call_reaches_a_senior() -> None:
+    rec = Detailed()
+    p = make(rec)
+    memory: dict[Any, Any] = {}
+    post = {
+        **VALID_PAYLOADS["social_public"],
+        "text": "Ужасный сервис, ненавижу вас, худшая компания",
+        "customer_id": "42",
+    }
+    call = {**VALID_PAYLOADS["voice"], "transcript": "Добрый день, вопрос по договору"}
+    call["customer_id"] = "42"
+    first = p.route(p.normalize(raw(envelope("social_public", post)), SRC).value, SRC, memory)
+    second = p.route(p.normalize(raw(envelope("voice", call)), SRC).value, SRC, memory)
+    d1 = Decision.model_validate_json(first[0].value)
+    d2 = Decision.model_validate_json(second[0].value)
+    assert d1.target is Target.SENIOR and d2.target is Target.SENIOR
+    assert d2.rule_id == "senior.recent_public_negative"
+    assert [t for _, t in rec.escalations][1] == ("recent_public_negative",)
+    assert len(rec.scores) == 2
+    # The table value stays JSON (the faust table serializes it with orjson).
+    (value,) = memory.values()
+    assert len(orjson.loads(orjson.dumps(value))["recent"]) == 2
+
+
+def test_redelivery_does_not_count_as_a_repeat() -> None:
+    p = make()
+    memory: dict[Any, Any] = {}
+    first = p.normalize(raw(chat("Где мой заказ?", "r1")), SRC).value
+    for _ in range(5):
+        p.route(first, SRC, memory)
+    second = p.normalize(raw(chat("Где мой заказ?", "r2")), SRC).value
+    d = Decision.model_validate_json(p.route(second, SRC, memory)[0].value)
+    (value,) = memory.values()
+    assert len(value["recent"]) == 2 and d.target is Target.BOT  # 2 contacts: no repeat trigger
+
+
+def test_load_capacity_and_hot_reload_come_from_callables() -> None:
+    configs = [OPEN]
+    state = [LoadState(at=0.0)]
+    capacity: list[dict[str, QueueLoad]] = [{}]
+    p = Pipeline(
+        TOPICS,
+        Normalizer(lambda: NOW),
+        lambda: NOW,
+        config=lambda: configs[0],
+        load=lambda: state[0],
+        capacity=lambda: capacity[0],
+    )
+    memory: dict[Any, Any] = {}
+
+    def decide(i: int) -> Decision:
+        value = p.normalize(raw(chat("Хочу отменить заказ", f"h{i}", f"u{i}@x.example")), SRC)
+        return Decision.model_validate_json(p.route(value.value, SRC, memory)[0].value)
+
+    d = decide(1)
+    assert (d.queue, d.wave_level, d.config_version) == ("chat", "normal", OPEN.version)
+    capacity[0] = {"chat": QueueLoad(in_flight=60)}
+    assert decide(2).queue == "general"
+    capacity[0] = {}
+    chat_wave = ChannelLoad(
+        channel="chat", at=1.0, level=WaveLevel.WAVE, level_since=1.0, episode_started_at=1.0,
+        rate=9.0, baseline=1.0, ratio=9.0, window_count=900.0, warm=True,
+    )  # fmt: skip
+    state[0] = LoadState(at=1.0, channels={"chat": chat_wave})
+    assert decide(3).wave_level == "wave"
+    configs[0] = CLOSED
+    d = decide(4)
+    assert (d.strategy, d.config_version) == ("closed", CLOSED.version)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.sampled_from(sorted(VALID_PAYLOADS)),
+    st.text(max_size=200),
+    st.sampled_from([None, "vip", "premium"]),
+)
+def test_every_contact_gets_exactly_one_target(channel: str, text: str, tier: str | None) -> None:
+    payload = dict(VALID_PAYLOADS[channel])
+    for field in ("text", "transcript", "body", "message", "comment"):
+        if field in payload:
+            payload[field] = text or "x"
+    if tier is not None:
+        payload["customer_tier"] = tier
+    p = make()
+    normalized = p.normalize(raw(envelope(channel, payload)), SRC)
+    if normalized.topic == "t.contacts.dlq":
+        return
+    out = p.route(normalized.value, SRC, {})
+    assert len(out) == 2 and out[0].topic == "t.contacts.routed"
+    decision = Decision.model_validate_json(out[0].value)
+    assert out[1].topic == f"t.route.{decision.target.value}"

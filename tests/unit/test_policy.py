@@ -438,3 +438,36 @@ def test_decision_is_deterministic_and_flags_ordered() -> None:
     assert a == b
     order = list(Flag)
     assert list(a.flags) == sorted(a.flags, key=order.index)
+
+
+# ------------------------------------------------------------------ enrich
+
+
+def test_enricher_is_built_once_per_config(monkeypatch: pytest.MonkeyPatch) -> None:
+    import routing.enrich as enrich_module
+
+    text = (ROOT / "config" / "open.yaml").read_text(encoding="utf-8")
+    config = parse_config(text.replace('    en: {"scam": -3.0}', '    en: {"scam": -3.5}'))
+    built: list[object] = []
+    real = enrich_module.Analyzer
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        built.append(kwargs)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(enrich_module, "Analyzer", counting)
+    for i in range(5):
+        enrich(contact(Channel.CHAT, f"what a scam {i}"), config)
+    assert len(built) == 1
+    assert enrich_module.enricher_for(config) is enrich_module.enricher_for(config)
+
+
+def test_config_lexicon_and_cue_extensions_apply() -> None:
+    c = contact(Channel.CHAT, "Это развод", "ru")
+    assert enrich(c, OPEN).sentiment.score < 0
+    # (single-word cues match on stems; the nominative is what the config lists)
+    _, triggers = route(OPEN, Channel.CHAT, "Финомбудсмен разберётся", "ru")
+    assert "legal_threat" in triggers
+    assert enrich(contact(Channel.CHAT, "What are your store hours?"), OPEN).intents[0].intent == (
+        "store_hours"
+    )
