@@ -156,7 +156,7 @@ class IntentSettings(_Model):
     )
     trivial: tuple[Name, ...] = Field(
         default=(),
-        description="Intents simple enough for a bot even under the open strategy.",
+        description="Self-service intents simple enough for a bot even under the open strategy.",
     )
     needs_personal_data: tuple[Name, ...] = Field(
         default=(),
@@ -417,6 +417,10 @@ class RoutingConfig(_Model):
             for i, name in enumerate(getattr(self.intents, field)):
                 if name not in intents:
                     out.append((("intents", field, i), f"unknown intent {name!r}"))
+        self_service = set(self.intents.self_service)
+        for i, name in enumerate(self.intents.trivial):
+            if name in intents and name not in self_service:
+                out.append((("intents", "trivial", i), f"{name!r} is not in intents.self_service"))
         for r, rule in enumerate(self.rules):
             for i, name in enumerate(rule.when.intent_any or ()):
                 if name not in intents:

@@ -179,3 +179,9 @@ def test_priority_base_needs_every_family() -> None:
     (err,) = problems(text)
     assert err.startswith(f"my.yaml:{line_of(text, 'base: {voice: 60}')}: priority.base: ")
     assert "missing ['sync', 'async', 'public']" in err
+
+
+def test_trivial_intents_must_be_self_service() -> None:
+    text = OPEN_TEXT.replace("  trivial: [order_status, store_hours]", "  trivial: [cancel_order]")
+    (err,) = problems(text)
+    assert err.endswith("intents.trivial.0: 'cancel_order' is not in intents.self_service")
