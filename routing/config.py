@@ -621,12 +621,16 @@ def summary(config: RoutingConfig) -> str:
         triggers.append(f"sentiment < {s.sentiment_below}")
     if s.repeat is not None:
         triggers.append(f"{s.repeat.count} contacts in {_human_seconds(s.repeat.window_seconds)}")
+    if s.rolling_sentiment_below is not None:
+        triggers.append(f"rolling sentiment < {s.rolling_sentiment_below}")
     if s.long_message_chars is not None:
         triggers.append(f">= {s.long_message_chars} chars")
     if s.tiers:
         triggers.append("tiers " + "/".join(s.tiers))
     if s.public_negative_below is not None:
         triggers.append("negative public posts")
+        if s.recent_public_negative:
+            triggers.append("authors of recent negative posts")
     triggers.extend(c.value for c in s.cues)
     at = []
     for level in ("elevated", "wave"):
