@@ -13,7 +13,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from routing.first_route import route_by_channel  # noqa: E402
+from routing.config import load_config  # noqa: E402
 from streams.demo import DemoTraffic  # noqa: E402
 from streams.ingest import Normalizer, Source  # noqa: E402
 from streams.pipeline import Pipeline  # noqa: E402
@@ -30,16 +30,22 @@ def main() -> int:
     traffic = DemoTraffic(seed=1, clock=lambda: NOW, retry_share=0.0)
     messages = [next(traffic) for _ in range(args.n)]
     src = Source(topic="bench", partition=0, offset=0)
+    config = load_config(Path(__file__).resolve().parent.parent / "config" / "open.yaml")
     normalizer = Normalizer(lambda: NOW)
 
     t0 = time.perf_counter()
     for raw in messages:
         normalizer(raw, src)
     dt = time.perf_counter() - t0
-    print(f"normalizer:               {args.n / dt:>9,.0f} contacts/s  ({args.n} demo messages)")
+    print(
+        f"normalizer:                                {args.n / dt:>9,.0f} contacts/s  ({args.n} demo messages)"
+    )
 
     pipeline = Pipeline(
-        TopicNames.from_settings(Settings()), normalizer, route_by_channel, lambda: NOW
+        TopicNames.from_settings(Settings()),
+        normalizer,
+        lambda: NOW,
+        config=lambda: config,
     )
     memory: dict[bytes, object] = {}
     t0 = time.perf_counter()
@@ -49,7 +55,9 @@ def main() -> int:
         if rec.topic.endswith("normalized"):
             routed += len(pipeline.route(rec.value, src, memory)) > 0
     dt = time.perf_counter() - t0
-    print(f"normalize -> route (pure): {args.n / dt:>9,.0f} contacts/s  ({routed} routed)")
+    print(
+        f"normalize -> enrich -> decide (pure, open.yaml):{args.n / dt:>9,.0f} contacts/s  ({routed} routed)"
+    )
     return 0
 
 

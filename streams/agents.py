@@ -25,23 +25,18 @@ log = logging.getLogger(__name__)
 
 
 async def _produce(app: faust.App, records: Sequence[Record]) -> None:
-    """Send records through faust's producer and wait until the broker has them all.
+    """Send records and wait until the broker has them all, retrying until it does.
 
-    Waiting before the batch is acknowledged is what makes the pipeline at-least-once:
-    offsets are committed only for events whose outputs are durable.
+    Used where ordering matters more than speed (the load-state snapshots).
     """
     if not records:
         return
-    send = app.producer.send
     delay = 0.1
     while True:
         try:
-            futures = [await send(r.topic, r.key, r.value, None, None, None) for r in records]
-            await asyncio.gather(*futures)
+            await asyncio.gather(*[await _send(app, r) for r in records])
             return
         except Exception as exc:  # broker unreachable, leader moved, request timed out
-            # Block instead of acknowledging: the batch is acked (and its offsets become
-            # committable) as soon as this function returns or raises.
             log.warning(
                 "producing %d records failed (%s); retrying in %.1fs",
                 len(records),
@@ -52,63 +47,112 @@ async def _produce(app: faust.App, records: Sequence[Record]) -> None:
             delay = min(delay * 2, 5.0)
 
 
+async def _send(app: faust.App, r: Record) -> Awaitable[Any]:
+    return await app.producer.send(r.topic, r.key, r.value, None, None, None)
+
+
+class _Outbox:
+    """Sends a batch's records without waiting for them; confirms the batch one batch later.
+
+    Waiting for every batch's acknowledgement before taking the next one would leave the
+    CPU idle for a broker round trip per batch. Safety does not need it: faust flushes
+    the producer before it commits offsets, so outputs are on the broker before their
+    inputs count as done. A batch whose sends failed is sent again before the next batch
+    goes out, and `on_durable` (which updates the customer memory) runs only once a
+    batch's records are acknowledged.
+    """
+
+    def __init__(self, app: faust.App) -> None:
+        self._app = app
+        self._pending: tuple[Sequence[Record], asyncio.Future[Any], Callable[[], None]] | None = (
+            None
+        )
+
+    async def send(self, records: Sequence[Record], on_durable: Callable[[], None]) -> None:
+        """Queue `records`; `on_durable` runs once the broker has acknowledged all of them."""
+        await self.settle()
+        futures = [await _send(self._app, r) for r in records]
+        done = asyncio.gather(*futures)
+
+        def confirmed(fut: asyncio.Future[Any]) -> None:
+            if not fut.cancelled() and fut.exception() is None:
+                on_durable()
+
+        done.add_done_callback(confirmed)
+        self._pending = (records, done, on_durable)
+
+    async def settle(self) -> None:
+        """Wait for the previous batch; send it again (and wait) if it failed."""
+        if self._pending is None:
+            return
+        records, done, on_durable = self._pending
+        self._pending = None
+        try:
+            await done
+        except Exception as exc:
+            log.warning(
+                "a batch of %d records failed (%s); sending it again",
+                len(records),
+                type(exc).__name__,
+            )
+            await _produce(self._app, records)
+            on_durable()
+
+
 def _source(event: EventT) -> Source:
     msg = event.message
     return Source(topic=msg.topic, partition=msg.partition, offset=msg.offset)
 
 
-class _StagedMemory(MutableMapping[Any, Any]):
-    """Batch-local view of the customer-memory table: reads fall through, writes are staged.
+class _PendingMemory(MutableMapping[Any, Any]):
+    """The customer-memory table plus writes whose decisions are not yet on the broker.
 
-    Writes reach the table (and its changelog) only after the batch's decisions are on the
-    broker. Writing first would let a crash between the two lose a contact: on restart the
-    memory would say "already routed" for a contact whose decision was never produced.
+    A write reaches the table (and its changelog) only once the decisions of its batch
+    are acknowledged. Writing first would let a crash between the two lose a contact: on
+    restart the memory would say "already routed" for a contact whose decision was never
+    produced. Until then the write is served from here, so the next batch already sees it.
     """
 
     def __init__(self, table: MutableMapping[Any, Any]) -> None:
         self._table = table
-        self._staged: dict[Any, Any] = {}
-        self._event_of: dict[Any, EventT] = {}
+        self._pending: dict[Any, tuple[Any, EventT | None, int]] = {}
+        self.batch = 0
         self.current: EventT | None = None
 
     def __getitem__(self, key: Any) -> Any:
-        if key in self._staged:
-            return self._staged[key]
-        return self._table[key]
+        entry = self._pending.get(key)
+        return entry[0] if entry is not None else self._table[key]
 
     def get(self, key: Any, default: Any = None) -> Any:
-        if key in self._staged:
-            return self._staged[key]
-        return self._table.get(key, default)
+        entry = self._pending.get(key)
+        return entry[0] if entry is not None else self._table.get(key, default)
 
     def __setitem__(self, key: Any, value: Any) -> None:
-        self._staged[key] = value
-        if self.current is not None:
-            self._event_of[key] = self.current
+        self._pending[key] = (value, self.current, self.batch)
 
     def __delitem__(self, key: Any) -> None:
         raise NotImplementedError("customer memory entries expire; they are never deleted")
 
     def __iter__(self) -> Iterator[Any]:
-        return iter(self._staged)
+        return iter(self._pending)
 
     def __len__(self) -> int:
-        return len(self._staged)
+        return len(self._pending)
 
-    def commit(self) -> None:
-        # A faust table writes its changelog to the partition of the *current* event, which
-        # inside `take_events` is the last event buffered, not the one that changed the key.
-        # Setting the context per key keeps the changelog co-partitioned with its source.
-        for key, value in self._staged.items():
-            event = self._event_of.get(key)
+    def settle(self, batch: int) -> None:
+        """Write the entries staged by `batch` (and not overwritten since) to the table."""
+        done = [(k, v, ev) for k, (v, ev, b) in self._pending.items() if b == batch]
+        for key, value, event in done:
+            # A faust table writes its changelog to the partition of the *current* event,
+            # which inside `take_events` is the last event buffered, not the one that
+            # changed the key. Setting it per key keeps the changelog co-partitioned.
             token = _current_event.set(weakref.ref(event)) if event is not None else None
             try:
                 self._table[key] = value
             finally:
                 if token is not None:
                     _current_event.reset(token)
-        self._staged.clear()
-        self._event_of.clear()
+            del self._pending[key]
 
 
 def _guarded(pipeline: Pipeline, stage: str, event: EventT, memory: Any) -> Any:
@@ -156,24 +200,32 @@ def install_agents(
 
     @app.agent(raw_topic, name="wavebreak.normalize")
     async def normalize(stream: StreamT[bytes]) -> None:
+        outbox = _Outbox(app)
         async for events in stream.take_events(batch_size, within=batch_within):
             metrics.batch_size.labels("normalize").observe(len(events))
             records = [_guarded(pipeline, "normalize", ev, None) for ev in events]
-            await _produce(app, records)
+            await outbox.send(records, _nothing)
 
     @app.agent(normalized_topic, name="wavebreak.route")
     async def route(stream: StreamT[bytes]) -> None:
         if before_routing is not None:
             await before_routing()
+        outbox = _Outbox(app)
+        pending = _PendingMemory(memory)
         async for events in stream.take_events(batch_size, within=batch_within):
             metrics.batch_size.labels("route").observe(len(events))
-            staged = _StagedMemory(memory)
+            pending.batch += 1
             records: list[Record] = []
             for ev in events:
-                staged.current = ev
-                records.extend(_guarded(pipeline, "route", ev, staged))
-            await _produce(app, records)
-            staged.commit()
+                pending.current = ev
+                records.extend(_guarded(pipeline, "route", ev, pending))
+            pending.current = None
+            batch = pending.batch
+            await outbox.send(records, lambda b=batch: pending.settle(b))
+
+
+def _nothing() -> None:
+    pass
 
 
 def install_load(
