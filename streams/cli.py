@@ -38,6 +38,10 @@ _COMMANDS: tuple[_Command, ...] = (
     _Command(
         "schema", "streams.commands.schema", "print the JSON Schema of the envelope or a channel"
     ),
+    _Command("validate", "streams.commands.validate", "check routing config files (file:line)"),
+    _Command("config", "streams.commands.config", "publish a routing config to running workers"),
+    _Command("route", "streams.commands.route", "offline: envelopes -> decisions (JSONL)"),
+    _Command("explain", "streams.commands.explain", "offline: why each contact goes where"),
 )
 
 _EVAL_COMMANDS: tuple[_Command, ...] = (
