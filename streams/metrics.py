@@ -28,6 +28,9 @@ class Metrics:
     duplicates: Counter
     decisions: Counter
     decision_latency: Histogram
+    sentiment_score: Histogram
+    sentiment_labels: Counter
+    escalations: Counter
     batch_size: Histogram
     config_info: Gauge
     config_reloads: Counter
@@ -80,6 +83,26 @@ class Metrics:
                 "wavebreak_decision_latency_seconds",
                 "Seconds from a contact being received (normalized) to its routing decision.",
                 buckets=_LATENCY_BUCKETS,
+                registry=reg,
+            ),
+            sentiment_score=Histogram(
+                "wavebreak_sentiment_score",
+                "Sentiment score of routed contacts (-1 very negative .. 1 positive), by language.",
+                ["language"],
+                buckets=(-0.8, -0.6, -0.4, -0.2, -0.05, 0.05, 0.2, 0.4, 0.6, 0.8, 1.0),
+                registry=reg,
+            ),
+            sentiment_labels=Counter(
+                "wavebreak_sentiment",
+                "Routed contacts by channel and sentiment label (negative share = negative/all).",
+                ["channel", "label"],
+                registry=reg,
+            ),
+            escalations=Counter(
+                "wavebreak_senior_escalations",
+                "Decisions sent to a senior specialist, by trigger (one decision may count "
+                "under several triggers).",
+                ["trigger"],
                 registry=reg,
             ),
             batch_size=Histogram(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from routing.contact import Contact, Decision, Flag
+from routing.enrich import Signals
 from streams.ingest import DeadLetter
 from streams.load import TickCounter
 from streams.metrics import Metrics
@@ -34,6 +35,17 @@ class MetricsObserver:
     def on_duplicate(self, contact: Contact) -> None:
         """Count a duplicate by channel."""
         self._m.duplicates.labels(contact.channel.value).inc()
+
+    def on_signals(self, contact: Contact, signals: Signals) -> None:
+        """Observe the sentiment score and count negative contacts by channel."""
+        self._m.sentiment_score.labels(contact.language).observe(signals.sentiment.score)
+        label = signals.sentiment.label
+        self._m.sentiment_labels.labels(contact.channel.value, label).inc()
+
+    def on_escalation(self, decision: Decision, triggers: tuple[str, ...]) -> None:
+        """Count senior escalations by trigger (one decision may have several)."""
+        for trigger in triggers:
+            self._m.escalations.labels(trigger).inc()
 
     def on_decision(self, decision: Decision) -> None:
         """Count a decision and observe its latency."""
@@ -108,3 +120,17 @@ class FanOut:
         """Fan out."""
         for o in self._observers:
             o.on_decision(decision)
+
+    def on_signals(self, contact: Contact, signals: Signals) -> None:
+        """Fan out to observers that take signals."""
+        for o in self._observers:
+            hook = getattr(o, "on_signals", None)
+            if hook is not None:
+                hook(contact, signals)
+
+    def on_escalation(self, decision: Decision, triggers: tuple[str, ...]) -> None:
+        """Fan out to observers that take escalations."""
+        for o in self._observers:
+            hook = getattr(o, "on_escalation", None)
+            if hook is not None:
+                hook(decision, triggers)
