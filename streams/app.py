@@ -19,6 +19,7 @@ from routing.waves import StateChange, WaveDetector
 from streams import codecs
 from streams.agents import install_agents, install_load
 from streams.config_source import CONFIG_KEY, DEFAULT_CONFIG, ActiveConfig, ConfigSource
+from streams.embedded_fixes import apply_embedded_fixes
 from streams.ingest import Normalizer
 from streams.kafka import client_options
 from streams.load import Cached, LoadStateView, TickAggregator, TickCounter
@@ -109,6 +110,8 @@ def create_app(
         web_port=settings.web_port,
         web_enabled=True,
     )
+    if settings.embedded:
+        apply_embedded_fixes(app, settings)  # before the first table: see the README
     raw_schema = faust.Schema(
         key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
     )
