@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from types import MappingProxyType
-from typing import Final
+from typing import Final, NamedTuple
 
 from routing.sentiment import lexicon_en, lexicon_ru
 from routing.sentiment.text import (
@@ -174,12 +174,20 @@ class IntentMatch:
     phrase: str
 
 
-@dataclass(frozen=True, slots=True)
-class _Phrase:
+class _Phrase(NamedTuple):
+    """A compiled catalogue phrase.
+
+    A named tuple, not a dataclass: the matcher reads its fields for every candidate,
+    and a frozen dataclass also hashes all of its fields whenever it is put in a set.
+    """
+
     intent: str
     text: str
     keys: tuple[str, ...]
-    order: int
+    rest: tuple[str, ...]  # keys[1:]
+    order: int  # the intent's position in the catalogue (ranks equal scores)
+    seq: int  # the phrase's position in the catalogue (breaks ties within an intent)
+    limit: int  # widest window the gap limit allows
 
 
 class IntentCatalogue:
@@ -200,22 +208,40 @@ class IntentCatalogue:
             make_morphology(morphology) if isinstance(morphology, str) else morphology
         )
         self._keys: dict[str, str] = {}
+        # Whitespace-separated chunk of text -> its content keys. Customer texts reuse a
+        # small vocabulary, so one dict lookup per chunk replaces a regex pass over the
+        # whole text plus a lookup per token (the regex never matches across whitespace).
+        self._chunks: dict[str, tuple[str | None, ...]] = {}
         self._stop = frozenset(self._key(w) for w in _FUNCTION_WORDS)
         self._intents = tuple(
             Intent(id=intent_id, phrases={lang: tuple(p) for lang, p in per_lang.items()})
             for intent_id, per_lang in intents.items()
         )
-        # content key -> phrases containing it
-        self._by_key: dict[str, list[_Phrase]] = {}
+        phrases: list[_Phrase] = []
         for order, intent in enumerate(self._intents):
-            for phrases in intent.phrases.values():
-                for text in phrases:
+            for texts in intent.phrases.values():
+                for text in texts:
                     keys = tuple(dict.fromkeys(self._content_keys(text)))
                     if not keys:
                         raise ValueError(f"intent {intent.id!r}: phrase {text!r} has no words")
-                    phrase = _Phrase(intent.id, text, keys, order)
-                    for key in keys:
-                        self._by_key.setdefault(key, []).append(phrase)
+                    limit = len(keys) + _MAX_GAP * (len(keys) - 1)
+                    phrases.append(
+                        _Phrase(intent.id, text, keys, keys[1:], order, len(phrases), limit)
+                    )
+        # Every key some phrase needs: text keys outside this set are dropped at once.
+        uses: dict[str, int] = {}
+        for phrase in phrases:
+            for key in phrase.keys:
+                uses[key] = uses.get(key, 0) + 1
+        self._phrase_keys = frozenset(uses)
+        # A phrase matches only if all its keys occur, so it needs to be looked at only
+        # when one of them does: index each phrase under its rarest key ("отмен" rather
+        # than "заказ"), so a text with a common word does not try every phrase holding it.
+        by_anchor: dict[str, list[_Phrase]] = {}
+        for phrase in phrases:
+            anchor = min(phrase.keys, key=lambda k: uses[k])
+            by_anchor.setdefault(anchor, []).append(phrase)
+        self._by_anchor = {key: tuple(group) for key, group in by_anchor.items()}
 
     @property
     def intents(self) -> tuple[Intent, ...]:
@@ -241,6 +267,17 @@ class IntentCatalogue:
                     keys.append(key)
         return keys
 
+    def _chunk_keys(self, chunk: str) -> tuple[str | None, ...]:
+        # Keys no phrase uses cannot match but still count as words between a phrase's
+        # words (the gap limit): they stay as None placeholders.
+        wanted = self._phrase_keys
+        keys = tuple(k if k in wanted else None for k in self._content_keys(chunk))
+        if len(self._chunks) >= _CACHE_LIMIT:
+            # Bound memory on adversarial input; the working set refills quickly.
+            self._chunks.clear()
+        self._chunks[chunk] = keys
+        return keys
+
     def match(self, text: str, language: str = "other") -> tuple[IntentMatch, ...]:
         """Intents whose phrases occur in the text, best first (at most one per intent).
 
@@ -251,24 +288,36 @@ class IntentCatalogue:
                 belief and is kept for symmetry with the sentiment analyzer.
 
         Returns:
-            Matches ordered by score, then by catalogue order.
+            Matches ordered by score, then by catalogue order. Within an intent, among
+            phrases of equal score, the one whose words appear first in the text is named.
         """
         del language  # see the docstring: matching is script-driven
-        keys = self._content_keys(text)
+        chunks = self._chunks
         positions: dict[str, list[int]] = {}
-        for index, key in enumerate(keys):
-            if key in self._by_key:
-                positions.setdefault(key, []).append(index)
+        index = 0
+        for chunk in text.split():
+            keys = chunks.get(chunk)
+            if keys is None:
+                keys = self._chunk_keys(chunk)
+            for key in keys:
+                if key is not None:
+                    spots = positions.get(key)
+                    if spots is None:
+                        positions[key] = [index]
+                    else:
+                        spots.append(index)
+                index += 1
         if not positions:
             return ()
-        best: dict[str, tuple[float, int, str]] = {}
-        seen: set[_Phrase] = set()
+        by_anchor = self._by_anchor
+        # intent -> (score, first position of the phrase's earliest word, phrase index, phrase)
+        best: dict[str, tuple[float, int, int, _Phrase]] = {}
         for key in positions:
-            for phrase in self._by_key[key]:
-                if phrase in seen:
-                    continue
-                seen.add(phrase)
-                width = _window(phrase.keys, positions)
+            candidates = by_anchor.get(key)
+            if candidates is None:
+                continue
+            for phrase in candidates:
+                width = _window(phrase, positions)
                 if width is None:
                     continue
                 k = len(phrase.keys)
@@ -276,30 +325,50 @@ class IntentCatalogue:
                 # The slack penalty stays below one word: (k - slack) / (k + 1).
                 slack = (width - k) / (_MAX_GAP * k + 1)
                 score = (k - slack) / (k + 1)
+                first = min(positions[w][0] for w in phrase.keys)
                 old = best.get(phrase.intent)
-                if old is None or score > old[0]:
-                    best[phrase.intent] = (score, phrase.order, phrase.text)
-        ranked = sorted(best.items(), key=lambda item: (-item[1][0], item[1][1]))
+                if (
+                    old is None
+                    or score > old[0]
+                    or (score == old[0] and (first, phrase.seq) < (old[1], old[2]))
+                ):
+                    best[phrase.intent] = (score, first, phrase.seq, phrase)
+        if not best:
+            return ()
+        ranked = sorted(best.values(), key=lambda item: (-item[0], item[3].order))
         return tuple(
-            IntentMatch(intent=intent, score=round(score, 4), phrase=text)
-            for intent, (score, _, text) in ranked
+            IntentMatch(intent=phrase.intent, score=round(score, 4), phrase=phrase.text)
+            for score, _, _, phrase in ranked
         )
 
 
-def _window(keys: tuple[str, ...], positions: Mapping[str, list[int]]) -> int | None:
+def _window(phrase: _Phrase, positions: Mapping[str, list[int]]) -> int | None:
     """Width of the tightest window holding every key, or None if none fits the gap limit."""
-    if any(key not in positions for key in keys):
-        return None
-    if len(keys) == 1:
+    for key in phrase.keys:  # the anchor is known to occur, but not which key it was
+        if key not in positions:
+            return None
+    rest = phrase.rest
+    if not rest:
         return 1
-    limit = len(keys) + _MAX_GAP * (len(keys) - 1)
+    limit = phrase.limit
     best: int | None = None
-    for start in positions[keys[0]]:
-        # For each other key take the occurrence nearest to this one.
-        spots = [start]
-        for key in keys[1:]:
-            spots.append(min(positions[key], key=lambda p: abs(p - start)))
-        width = max(spots) - min(spots) + 1
+    others = [positions[key] for key in rest]
+    for start in positions[phrase.keys[0]]:
+        # For each other key take the occurrence nearest to this one (the earlier on a tie).
+        lo = hi = start
+        for spots in others:
+            near = spots[0]
+            if len(spots) > 1:
+                gap = abs(near - start)
+                for p in spots:
+                    d = abs(p - start)
+                    if d < gap:
+                        near, gap = p, d
+            if near < lo:
+                lo = near
+            elif near > hi:
+                hi = near
+        width = hi - lo + 1
         if width <= limit and (best is None or width < best):
             best = width
     return best
