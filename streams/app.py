@@ -27,6 +27,7 @@ from streams.metrics import Metrics
 from streams.mirror import TopicMirror
 from streams.observer import FanOut, LoadObserver, MetricsObserver
 from streams.pipeline import Pipeline
+from streams.sensor import LagMonitor
 from streams.settings import Settings
 from streams.tables import use_serializers
 from streams.topics import TopicNames
@@ -110,6 +111,10 @@ def create_app(
         web_port=settings.web_port,
         web_enabled=True,
     )
+    # Consumer lag and commit latency into our registry (faust's PrometheusMonitor costs
+    # ~45 us per contact on the hot path; see streams/sensor.py).
+    lag_monitor = LagMonitor(metrics)
+    app.monitor = lag_monitor
     if settings.embedded:
         apply_embedded_fixes(app, settings)  # before the first table: see the README
     raw_schema = faust.Schema(
@@ -221,6 +226,8 @@ def create_app(
         metrics.observe_load(load_view())
         metrics.late_ticks.inc(aggregator.late - late_seen[0])
         late_seen[0] = aggregator.late
+        metrics.observe_capacity(config(), capacity())
+        lag_monitor.refresh(app.consumer.assignment())
 
     # --- the hot path
     normalizer = Normalizer(

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from routing.config import RoutingConfig
+from routing.policy import QueueLoad
 from routing.waves import LoadState, WaveLevel
 
 __all__ = ["Metrics"]
@@ -13,6 +16,9 @@ __all__ = ["Metrics"]
 # Received -> decided in seconds: milliseconds when idle, seconds when a wave queues up work.
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 
+
+# Offset commits: a few milliseconds on a healthy cluster, seconds when the broker struggles.
+_COMMIT_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 
 _LEVEL_VALUE = {WaveLevel.NORMAL: 0, WaveLevel.ELEVATED: 1, WaveLevel.WAVE: 2}
 
@@ -42,6 +48,10 @@ class Metrics:
     negative_share: Gauge
     wave_changes: Counter
     late_ticks: Counter
+    consumer_lag: Gauge
+    commit_latency: Histogram
+    queue_in_flight: Gauge
+    queue_limit: Gauge
 
     @classmethod
     def create(cls, registry: CollectorRegistry | None = None) -> Metrics:
@@ -172,6 +182,33 @@ class Metrics:
                 "Worker ticks that reached the aggregator after their second was closed.",
                 registry=reg,
             ),
+            consumer_lag=Gauge(
+                "wavebreak_consumer_lag",
+                "Records not yet committed by this worker (highwater - committed offset), by "
+                "assigned topic and partition, as seen by this worker's fetcher.",
+                ["topic", "partition"],
+                registry=reg,
+            ),
+            commit_latency=Histogram(
+                "wavebreak_commit_latency_seconds",
+                "Seconds one consumer offset commit took (flush of attached sends included).",
+                buckets=_COMMIT_BUCKETS,
+                registry=reg,
+            ),
+            queue_in_flight=Gauge(
+                "wavebreak_queue_in_flight",
+                "Contacts queued or handled now, from the capacity snapshot (ACD/WFM), by "
+                "queue of the active config and role (senior, human, bot).",
+                ["queue", "role"],
+                registry=reg,
+            ),
+            queue_limit=Gauge(
+                "wavebreak_queue_limit",
+                "Contacts a queue takes at once: the capacity snapshot's limit, else the "
+                "config's capacity hint; by queue of the active config and role.",
+                ["queue", "role"],
+                registry=reg,
+            ),
         )
 
     def observe_load(self, state: LoadState) -> None:
@@ -183,3 +220,30 @@ class Metrics:
             self.overload.labels(name).set(1 if load.overload else 0)
             self.negativity_wave.labels(name).set(1 if load.negativity else 0)
             self.negative_share.labels(name).set(load.negative_share)
+
+    def observe_capacity(self, config: RoutingConfig, loads: Mapping[str, QueueLoad]) -> None:
+        """Set the per-queue capacity gauges for the queues of `config`.
+
+        Queue names come from the config (ops-defined, bounded); a snapshot entry for a
+        queue the config does not know is ignored. Queues that left the config lose
+        their series.
+
+        Args:
+            config: The routing config in force.
+            loads: The latest capacity snapshot, queue -> live load.
+        """
+        seen: set[tuple[str, str]] = set()
+        for name, queue in config.queues.items():
+            role = "senior" if name == config.senior.queue else "bot" if queue.bot else "human"
+            live = loads.get(name)
+            limit = live.limit if live is not None and live.limit is not None else queue.capacity
+            if live is not None:
+                self.queue_in_flight.labels(name, role).set(live.in_flight)
+            if limit is not None:
+                self.queue_limit.labels(name, role).set(limit)
+            seen.add((name, role))
+        for gauge in (self.queue_in_flight, self.queue_limit):
+            for sample in list(next(iter(gauge.collect())).samples):
+                key = (sample.labels["queue"], sample.labels["role"])
+                if key not in seen or (gauge is self.queue_in_flight and key[0] not in loads):
+                    gauge.remove(*key)
