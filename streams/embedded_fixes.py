@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping
-from typing import Any, cast
+from typing import Any
 
 import faust
 from faust.tables.manager import TableManager
@@ -82,7 +82,7 @@ async def true_end_offsets(
     return ends
 
 
-class EmbeddedRecovery(Recovery):  # type: ignore[misc]  # faust is untyped here
+class EmbeddedRecovery(Recovery):
     """faust's table Recovery with the changelog highwaters probed, not asked for.
 
     Recovery replays a changelog partition up to the highwater `consumer.highwaters()`
@@ -119,7 +119,7 @@ class EmbeddedRecovery(Recovery):  # type: ignore[misc]  # faust is untyped here
             )
 
 
-class EmbeddedTableManager(TableManager):  # type: ignore[misc]  # faust is untyped here
+class EmbeddedTableManager(TableManager):
     """faust's TableManager that recovers tables with `EmbeddedRecovery`.
 
     `apply_embedded_fixes` installs a subclass that carries the app's connection options
@@ -140,7 +140,7 @@ class EmbeddedTableManager(TableManager):  # type: ignore[misc]  # faust is unty
                 loop=self.loop,
                 client_options=self.client_options,
             )
-        return cast(Recovery, self._recovery)
+        return self._recovery
 
 
 def apply_embedded_fixes(app: faust.App, settings: Settings) -> None:
@@ -155,8 +155,9 @@ def apply_embedded_fixes(app: faust.App, settings: Settings) -> None:
     if "tables" in app.__dict__:
         raise RuntimeError("apply_embedded_fixes must run before the first table is declared")
     options = dict(client_options(settings))
-    app.conf.TableManager = type(
+    manager: Any = type(
         EmbeddedTableManager.__name__,
         (EmbeddedTableManager,),
         {"client_options": options, "__module__": __name__},
     )
+    app.conf.TableManager = manager

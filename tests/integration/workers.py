@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 import uuid
@@ -41,7 +43,8 @@ class WorkerProcess:
         self.web_port = find_free_port()
         self.extra_env = env or {}
         self.proc: subprocess.Popen[bytes] | None = None
-        self.log = tempfile.NamedTemporaryFile(
+        # Open for the worker's whole life (and restarts); __exit__ removes the file.
+        self.log = tempfile.NamedTemporaryFile(  # noqa: SIM115
             prefix="wavebreak-worker-", suffix=".log", delete=False
         )
 
@@ -100,6 +103,10 @@ class WorkerProcess:
     def metrics_text(self) -> str:
         with urllib.request.urlopen(f"http://127.0.0.1:{self.web_port}/metrics", timeout=5) as r:
             return r.read().decode()
+
+    def metric(self, name: str) -> float:
+        """Sum of all samples of metric `name` the worker exports right now."""
+        return metric_total(self.metrics_text(), name)
 
     def output(self) -> str:
         self.log.flush()
@@ -174,3 +181,59 @@ def publish(bootstrap: str, topic: str, values: list[bytes]) -> None:
             await producer.stop()
 
     asyncio.run(go())
+
+
+def metric_total(text: str, name: str) -> float:
+    """Sum of every sample of metric `name` (all label sets) in a Prometheus text page."""
+    return sum(float(v) for v in re.findall(rf"^{name}(?:{{[^}}]*}})? (\S+)$", text, re.M))
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float, what: str = "condition") -> float:
+    """Poll `predicate` until it holds; return the seconds it took (AssertionError on timeout)."""
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        if predicate():
+            return time.monotonic() - start
+        time.sleep(0.1)
+    raise AssertionError(f"{what} not met within {timeout}s")
+
+
+class PacedPublisher(threading.Thread):
+    """Publishes values at a steady rate in the background: load while workers come and go.
+
+    Each slice of values is acknowledged before the next, so `sent` counts what the
+    broker has; `error` holds what stopped the thread, if anything.
+    """
+
+    def __init__(self, bootstrap: str, topic: str, values: list[bytes], per_second: float) -> None:
+        super().__init__(daemon=True)
+        self.bootstrap = bootstrap
+        self.topic = topic
+        self.values = values
+        self.per_second = per_second
+        self.sent = 0
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            asyncio.run(self._go())
+        except BaseException as exc:  # reported by the test through `error`
+            self.error = exc
+
+    async def _go(self) -> None:
+        from aiokafka import AIOKafkaProducer
+
+        producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap)
+        await producer.start()
+        step = max(1, int(self.per_second / 20))
+        start = time.monotonic()
+        try:
+            for i in range(0, len(self.values), step):
+                futures = [await producer.send(self.topic, v) for v in self.values[i : i + step]]
+                await asyncio.gather(*futures)
+                self.sent += len(futures)
+                ahead = start + self.sent / self.per_second - time.monotonic()
+                if ahead > 0:
+                    await asyncio.sleep(ahead)
+        finally:
+            await producer.stop()
