@@ -4,12 +4,31 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 
-__all__ = ["DemoTraffic"]
+__all__ = ["DEMO_DETECTOR", "DemoSchedule", "DemoTraffic", "Phase"]
+
+# Detector settings for demos and tests: learns a baseline in a minute and reacts in
+# seconds. Production keeps the defaults (an hour of warm-up, two-minute windows).
+DEMO_DETECTOR: dict[str, float | int] = {
+    "short_window_s": 10,
+    "short_window_max_s": 30,
+    "window_expected_count": 60,
+    "min_count": 25,
+    "confirm_s": 2,
+    "exit_confirm_s": 10,
+    "min_dwell_s": 20,
+    "baseline_half_life_s": 60,
+    "level_half_life_s": 300,
+    "profile_bucket_s": 60,
+    "refresh_s": 10,
+    "warmup_s": 30,
+    "negativity_min_count": 8,
+}
 
 _RU = {
     "short": [
@@ -94,7 +113,7 @@ class DemoTraffic:
         *,
         bad_share: float = 0.02,
         retry_share: float = 0.01,
-        customers: int = 400,
+        customers: int = 100_000,
     ) -> None:
         self._rng = random.Random(seed)
         self._clock = clock
@@ -120,14 +139,20 @@ class DemoTraffic:
         self._last = orjson.dumps(envelope)
         return self._last
 
-    def envelope(self, channel: str) -> dict[str, Any]:
-        """One valid envelope for `channel`."""
+    def one(self, channel: str, mood: str | None = None) -> bytes:
+        """One encoded envelope for `channel` (a surge adds these on top of the mix)."""
+        return orjson.dumps(self.envelope(channel, mood))
+
+    def envelope(self, channel: str, mood: str | None = None) -> dict[str, Any]:
+        """One valid envelope for `channel`; `mood` forces short, angry or long text."""
         self._seq += 1
         rng = self._rng
-        cust = rng.randrange(self._customers)
+        # Most customers write once; a few hundred keep coming back (the repeat contacts
+        # a senior specialist should see).
+        cust = rng.randrange(300) if rng.random() < 0.03 else rng.randrange(self._customers)
         lang = "ru" if rng.random() < 0.65 else "en"
         texts = _RU if lang == "ru" else _EN
-        mood = rng.choices(["short", "angry", "long"], [80, 15, 5])[0]
+        mood = mood or rng.choices(["short", "angry", "long"], [80, 15, 5])[0]
         text = rng.choice(texts[mood])
         if mood == "long":
             text = text * 4
@@ -222,3 +247,39 @@ class DemoTraffic:
         env = self.envelope("sms")
         del env["payload"]["text"]
         return orjson.dumps(env)
+
+
+@dataclass(frozen=True, slots=True)
+class Phase:
+    """What the demo is doing at a moment: extra contacts per second on one channel."""
+
+    name: str
+    channel: str | None = None
+    extra_per_s: float = 0.0
+    mood: str | None = None
+
+
+class DemoSchedule:
+    """A repeating demo script: calm, a load wave on one channel, calm, a wave of negativity.
+
+    Times are seconds since the demo started; the first cycle starts after `warmup` so
+    the detector has learned a baseline before anything happens.
+    """
+
+    def __init__(self, base_rate: float, *, warmup: float = 90.0, period: float = 180.0) -> None:
+        self.base_rate = base_rate
+        self.warmup = warmup
+        self.period = period
+
+    def at(self, elapsed: float) -> Phase:
+        """The phase at `elapsed` seconds."""
+        if elapsed < self.warmup:
+            return Phase("warm-up")
+        t = (elapsed - self.warmup) % (2 * self.period)
+        if t < 45:
+            # A price-tag error: chats pour in at several times the whole center's rate.
+            return Phase("load wave on chat", "chat", 3.0 * self.base_rate)
+        if self.period <= t < self.period + 60:
+            # An outage: angry messages on top of normal traffic.
+            return Phase("negativity wave on messenger", "messenger", 0.6 * self.base_rate, "angry")
+        return Phase("calm")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+from routing.waves import LoadState, WaveLevel
 from streams.metrics import Metrics
 
 __all__ = ["render_summary"]
@@ -18,7 +19,7 @@ def _samples(metric: object, suffix: str = "_total") -> list[tuple[dict[str, str
     return out
 
 
-def render_summary(metrics: Metrics, elapsed: float) -> str:
+def render_summary(metrics: Metrics, elapsed: float, load: LoadState | None = None) -> str:
     """Return a few lines: totals, per-channel split by target, dead letters by reason."""
     by_channel: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
     targets: dict[str, float] = defaultdict(float)
@@ -44,6 +45,21 @@ def render_summary(metrics: Metrics, elapsed: float) -> str:
         cells.append(f"{channel} {parts}")
     if cells:
         lines.append("  by channel (b=bot q=queue s=senior): " + ", ".join(cells))
+    if load is not None and load.channels:
+        busy = []
+        for name, c in sorted(load.channels.items()):
+            marks = []
+            if c.level != WaveLevel.NORMAL:
+                marks.append(f"{c.level.value.upper()} {c.rate:.1f}/s vs {c.baseline:.1f}/s")
+            if c.negativity:
+                marks.append(f"NEGATIVITY {c.negative_share:.0%} negative")
+            if c.overload:
+                marks.append("OVERLOAD")
+            if marks:
+                busy.append(f"{name}: {', '.join(marks)}")
+        warm = load.channels.get("all")
+        state = "learning the baseline" if warm is not None and not warm.warm else "all normal"
+        lines.append("  load: " + ("; ".join(busy) if busy else state))
     if dead:
         lines.append(
             "  dead letters: " + ", ".join(f"{r} {n:.0f}" for r, n in sorted(dead.items()))
