@@ -63,6 +63,21 @@ class HistoryEntry(NamedTuple):
     public: bool
 
 
+class _MemoryDict(dict[str, Any]):
+    """A `to_dict` result: a plain JSON-ready dict that also holds the parsed memory.
+
+    Serializers (orjson, json, pickle) see an ordinary dict; only `from_dict` looks at
+    `parsed`, and only on this exact type, so a dict that came back from the changelog
+    or anyone else's dict is always parsed and checked.
+    """
+
+    __slots__ = ("parsed",)
+
+    def __init__(self, **fields: Any) -> None:
+        super().__init__(**fields)
+        self.parsed: CustomerMemory | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class CustomerMemory:
     """What the route stage remembers about one customer key.
@@ -84,18 +99,27 @@ class CustomerMemory:
         `{"seen": {id: at}, "recent": [[id, channel, at, score, public], ...],
         "rolling": [sum, weight, at] | null}`; memories written before `recent`
         existed (only "seen") still load.
+
+        The dict remembers the memory it was made from, so that `from_dict` of it (the
+        next contact of the same customer, read back from the table) costs nothing. Do
+        not mutate it: treat table values as immutable, as the route stage does.
         """
-        return {
-            "seen": dict(self.seen),
-            "recent": [list(e) for e in self.recent],
-            "rolling": list(self.rolling) if self.rolling is not None else None,
-        }
+        data = _MemoryDict(
+            seen=dict(self.seen),
+            recent=[list(e) for e in self.recent],
+            rolling=list(self.rolling) if self.rolling is not None else None,
+        )
+        data.parsed = self
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any] | None) -> CustomerMemory:
         """Rebuild from `to_dict` output; tolerates None and missing keys."""
         if not data:
             return cls()
+        if type(data) is _MemoryDict and data.parsed is not None:
+            # Our own `to_dict` output read back from the table: no need to parse it again.
+            return data.parsed
         seen = data.get("seen") or {}
         recent = tuple(
             HistoryEntry(str(c), str(ch), float(at), float(score), bool(public))

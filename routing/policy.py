@@ -683,7 +683,8 @@ def _decision(**values: object) -> Decision:
     """
     decision = Decision.__new__(Decision)
     object.__setattr__(decision, "__dict__", values)
-    object.__setattr__(decision, "__pydantic_fields_set__", _DECISION_FIELDS)
+    # A set of its own, as model_construct gives: model_copy(update=...) adds to it.
+    object.__setattr__(decision, "__pydantic_fields_set__", set(_DECISION_FIELDS))
     object.__setattr__(decision, "__pydantic_extra__", None)
     object.__setattr__(decision, "__pydantic_private__", None)
     return decision

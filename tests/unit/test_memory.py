@@ -100,6 +100,24 @@ def test_json_round_trip_and_old_shape() -> None:
     assert CustomerMemory.from_dict(None) == CustomerMemory()
 
 
+def test_own_dict_is_not_parsed_again_but_stays_plain_json() -> None:
+    m, _ = observe(CustomerMemory(), "a", T0, DedupSettings())
+    m = remember(m, entry(1, T0, -0.25, "forum", True), SETTINGS)
+    data = m.to_dict()
+    # The table sees a plain JSON object of the documented shape...
+    assert orjson.loads(orjson.dumps(data)) == {
+        "seen": {"a": T0},
+        "recent": [["c1", "forum", T0, -0.25, True]],
+        "rolling": [-0.25, 1.0, T0],
+    }
+    assert dict(data) == orjson.loads(orjson.dumps(data))
+    # ...and reading back our own value returns the memory it was made from, while the
+    # same content from anywhere else (the changelog, a plain dict) is parsed.
+    assert CustomerMemory.from_dict(data) is m
+    assert CustomerMemory.from_dict(dict(data)) is not m
+    assert CustomerMemory.from_dict(dict(data)) == m
+
+
 @given(
     st.lists(
         st.tuples(st.integers(0, 20), st.floats(0, 40 * DAY), st.floats(-1, 1)),

@@ -102,6 +102,7 @@ def route(
     # Built without validation on the hot path: it must equal a validated Decision.
     assert Decision.model_validate(decision.model_dump()) == decision
     assert Decision.model_validate_json(decision.model_dump_json()) == decision
+    assert decision.model_copy(update={"priority": 1}).priority == 1
     return decision, triggers
 
 

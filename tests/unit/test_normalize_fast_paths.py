@@ -1,0 +1,78 @@
+"""The normalizer's hand-rolled fast paths equal the library calls they replace."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from routing.contact import Contact
+from streams.ingest import Normalizer
+from streams.ingest.language import detect_language
+from streams.ingest.normalize import _CONTACT_NS, _contact_id
+from tests.unit.conftest import NOW, VALID_PAYLOADS, envelope, raw
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(["chat", "voice", "email"]), st.text(min_size=1, max_size=200))
+def test_contact_id_is_uuid5(channel: str, event_id: str) -> None:
+    assert _contact_id(channel, event_id) == str(uuid.uuid5(_CONTACT_NS, f"{channel}:{event_id}"))
+
+
+@pytest.mark.parametrize("channel", sorted(VALID_PAYLOADS))
+def test_contact_is_built_as_model_construct_builds_it(channel: str) -> None:
+    contact = Normalizer(lambda: NOW)(raw(envelope(channel)))
+    assert isinstance(contact, Contact)
+    fields = {name: getattr(contact, name) for name in Contact.model_fields}
+    constructed = Contact.model_construct(
+        **{k: v for k, v in fields.items() if k != "schema_version"}
+    )
+    assert contact == constructed
+    assert contact.model_fields_set == constructed.model_fields_set
+    assert contact.model_dump_json() == constructed.model_dump_json()
+    # and it is a valid contact: validating its dump gives it back
+    assert Contact.model_validate(contact.model_dump()) == contact
+    assert Contact.model_validate_json(contact.model_dump_json()) == contact
+    # model_copy(update=...) (the offline router re-stamps received_at) works on it
+    later = contact.model_copy(update={"received_at": contact.occurred_at})
+    assert later.received_at == contact.occurred_at and contact.received_at == NOW
+
+
+_CYRILLIC = re.compile(r"[А-Яа-яЁё]")
+_LATIN = re.compile(r"[A-Za-z]")
+_EN_WORDS = re.compile(
+    r"\b(?:the|a|an|is|are|was|my|i|you|your|to|of|and|not|no|it|this|in|on|for|with|have|"
+    r"can|please|order|why|what|how|when|hi|hello|thanks|help)\b",
+    re.IGNORECASE,
+)
+
+
+def _reference_language(text: str) -> str:
+    # detect_language as first written: two findall passes counting letters.
+    sample = text[:2000]
+    cyr = len(_CYRILLIC.findall(sample))
+    lat = len(_LATIN.findall(sample))
+    if cyr == 0 and lat == 0:
+        return "other"
+    if cyr >= lat:
+        return "ru"
+    if _EN_WORDS.search(sample):
+        return "en"
+    return "other"
+
+
+_letters = st.sampled_from(list("абвгдеёжзийклмнопрстуфхцчшщъыьэюяЁЯ abcXYZ the my 1!?,😡éßі\n"))
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.one_of(st.text(max_size=120), st.lists(_letters, max_size=120).map("".join)))
+def test_language_detection_equals_reference(text: str) -> None:
+    assert detect_language(text) == _reference_language(text)
+
+
+def test_language_detection_reads_only_the_head() -> None:
+    text = "Где мой заказ? " * 200 + "where is my order " * 1000
+    assert detect_language(text) == _reference_language(text) == "ru"
