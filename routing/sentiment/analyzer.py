@@ -98,6 +98,9 @@ _BOOST_STEP: Final = 0.293  # VADER's booster increment
 _CAPS: Final = 1.5
 _EXCL_STEP: Final = 0.292
 _ALPHA: Final = 15.0  # VADER's normalisation constant for the compound score
+# Sum of negated expectations counted at most: about one and a half failures' worth, so
+# problem reports stay below the "strong emotion" scores that send contacts to seniors.
+_FAIL_CAP: Final = -2.4
 # Tokens a negator reaches, not counting boosters and transparent words. Russian "не"
 # binds to the next word; English negation spreads further ("don't like it at all").
 _NEG_WINDOW_RU: Final = 1
@@ -478,6 +481,7 @@ class Analyzer:
         idiom_pairs = self._idiom_pairs
         pos = 0.0
         neg = 0.0
+        fail = 0.0
         weight = 1.0
         scope = 0
         boost = 0.0
@@ -540,6 +544,13 @@ class Analyzer:
                     v = nval
                     scope = 0
                     cue = "not:" + cue[4:]
+                    if not val:
+                        # A negated expectation ("не работает", "never arrived") reports a
+                        # problem, not an emotion: collected apart and capped, so a calm
+                        # list of failures reads as negative but not as an outburst.
+                        fail += v * weight
+                        cues.append(cue)
+                        continue
                 else:
                     v = val
                 if not v:
@@ -618,7 +629,7 @@ class Analyzer:
             neg -= pos * 0.5
             pos = 0.0
             cues.append("sarcasm")
-        total = pos + neg * self._neg_weight
+        total = pos + neg * self._neg_weight + max(fail, _FAIL_CAP)
         if bare:
             total += bare * self._bare_negation
             cues.append("negation")

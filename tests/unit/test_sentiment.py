@@ -355,3 +355,19 @@ def test_analyze_is_deterministic_over_cue_words(words: list[str]) -> None:
     text = " ".join(words)
     assert analyze(text, "ru") == analyze(text, "ru")
     assert -1.0 <= analyze(text, "en").score <= 1.0
+
+
+def test_calm_problem_reports_stay_below_strong_emotion() -> None:
+    # A list of failures is negative, but only emotion (or threats) should read as an
+    # outburst: seniors are for angry customers, not for every "can't log in".
+    calm = [
+        ("Не могу войти в личный кабинет, не приходит код", "ru"),
+        ("I can't log in, the password reset email never arrives", "en"),
+        ("не работает интернет, не грузятся страницы, не приходят смс", "ru"),
+    ]
+    for text, lang in calm:
+        s = analyze(text, lang)
+        assert s.label == "negative", text
+        assert -0.6 < s.score, (text, s.score)
+    angry = analyze("Ужасный сервис, опять не работает интернет!!! 😡", "ru")
+    assert angry.score <= -0.75
