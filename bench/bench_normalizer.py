@@ -13,12 +13,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from routing.config import load_config  # noqa: E402
-from streams.demo import DemoTraffic  # noqa: E402
-from streams.ingest import Normalizer, Source  # noqa: E402
-from streams.pipeline import Pipeline  # noqa: E402
-from streams.settings import Settings  # noqa: E402
-from streams.topics import TopicNames  # noqa: E402
+from routing.config import load_config
+from streams.demo import DemoTraffic
+from streams.ingest import Normalizer, Source
+from streams.pipeline import Pipeline
+from streams.settings import Settings
+from streams.topics import TopicNames
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
@@ -37,9 +37,7 @@ def main() -> int:
     for raw in messages:
         normalizer(raw, src)
     dt = time.perf_counter() - t0
-    print(
-        f"normalizer:                                {args.n / dt:>9,.0f} contacts/s  ({args.n} demo messages)"
-    )
+    print(f"normalizer: {args.n / dt:,.0f} contacts/s ({args.n} demo messages)")
 
     pipeline = Pipeline(
         TopicNames.from_settings(Settings()),
@@ -56,7 +54,8 @@ def main() -> int:
             routed += len(pipeline.route(rec.value, src, memory)) > 0
     dt = time.perf_counter() - t0
     print(
-        f"normalize -> enrich -> decide (pure, open.yaml):{args.n / dt:>9,.0f} contacts/s  ({routed} routed)"
+        f"normalize -> enrich -> decide (pure, open.yaml): {args.n / dt:,.0f} contacts/s "
+        f"({routed} routed)"
     )
     return 0
 

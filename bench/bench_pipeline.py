@@ -114,8 +114,17 @@ async def measure_wavebreak(
     # WB_PROFILE=FILE records the worker with py-spy (collapsed stacks) for a look inside.
     profile = os.environ.get("WB_PROFILE")
     spy = (
-        [str(Path(sys.executable).parent / "py-spy"), "record", "--format", "raw",
-         "-o", profile, "--duration", "25", "--"]
+        [
+            str(Path(sys.executable).parent / "py-spy"),
+            "record",
+            "--format",
+            "raw",
+            "-o",
+            profile,
+            "--duration",
+            "25",
+            "--",
+        ]
         if profile
         else []
     )

@@ -3,13 +3,25 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import weakref
-from collections.abc import Awaitable, Callable, Iterator, Mapping, MutableMapping, Sequence
-from typing import Any
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterator,
+    Mapping,
+    MutableMapping,
+    Sequence,
+)
+from typing import Any, cast
 
 import faust
-from faust.streams import _current_event  # see _StagedMemory.commit for why
+from faust.streams import (
+    Stream,
+    _current_event,  # see _StagedMemory.commit for why
+)
 from faust.types import EventT, StreamT
 
 from routing.waves import StateChange, WaveDetector
@@ -99,7 +111,14 @@ class _Outbox:
             on_durable()
 
 
-def _source(event: EventT) -> Source:
+def _batches(
+    stream: StreamT[Any], size: int, within: float
+) -> AsyncIterator[Sequence[EventT[Any]]]:
+    # take_events exists on faust's Stream class but is missing from its StreamT protocol.
+    return cast(Stream[Any], stream).take_events(size, within=within)
+
+
+def _source(event: EventT[Any]) -> Source:
     msg = event.message
     return Source(topic=msg.topic, partition=msg.partition, offset=msg.offset)
 
@@ -115,9 +134,9 @@ class _PendingMemory(MutableMapping[Any, Any]):
 
     def __init__(self, table: MutableMapping[Any, Any]) -> None:
         self._table = table
-        self._pending: dict[Any, tuple[Any, EventT | None, int]] = {}
+        self._pending: dict[Any, tuple[Any, EventT[Any] | None, int]] = {}
         self.batch = 0
-        self.current: EventT | None = None
+        self.current: EventT[Any] | None = None
 
     def __getitem__(self, key: Any) -> Any:
         entry = self._pending.get(key)
@@ -155,7 +174,7 @@ class _PendingMemory(MutableMapping[Any, Any]):
             del self._pending[key]
 
 
-def _guarded(pipeline: Pipeline, stage: str, event: EventT, memory: Any) -> Any:
+def _guarded(pipeline: Pipeline, stage: str, event: EventT[Any], memory: Any) -> Any:
     """Run one pipeline step; a bug becomes an `internal_error` dead letter, not a lost batch.
 
     `take_events` acknowledges a batch even when its body raises, so an exception here
@@ -199,20 +218,20 @@ def install_agents(
     """Register the normalize and route agents on `app`."""
 
     @app.agent(raw_topic, name="wavebreak.normalize")
-    async def normalize(stream: StreamT[bytes]) -> None:
+    async def normalize(stream: StreamT[Any]) -> None:
         outbox = _Outbox(app)
-        async for events in stream.take_events(batch_size, within=batch_within):
+        async for events in _batches(stream, batch_size, within=batch_within):
             metrics.batch_size.labels("normalize").observe(len(events))
             records = [_guarded(pipeline, "normalize", ev, None) for ev in events]
             await outbox.send(records, _nothing)
 
     @app.agent(normalized_topic, name="wavebreak.route")
-    async def route(stream: StreamT[bytes]) -> None:
+    async def route(stream: StreamT[Any]) -> None:
         if before_routing is not None:
             await before_routing()
         outbox = _Outbox(app)
         pending = _PendingMemory(memory)
-        async for events in stream.take_events(batch_size, within=batch_within):
+        async for events in _batches(stream, batch_size, within=batch_within):
             metrics.batch_size.labels("route").observe(len(events))
             pending.batch += 1
             records: list[Record] = []
@@ -221,7 +240,7 @@ def install_agents(
                 records.extend(_guarded(pipeline, "route", ev, pending))
             pending.current = None
             batch = pending.batch
-            await outbox.send(records, lambda b=batch: pending.settle(b))
+            await outbox.send(records, functools.partial(pending.settle, batch))
 
 
 def _nothing() -> None:
@@ -261,8 +280,8 @@ def install_load(
         await app.producer.send(ticks_topic.get_topic_name(), b"tick", value, None, None, None)
 
     @app.agent(ticks_topic, name="wavebreak.load.aggregate")
-    async def aggregate(stream: StreamT[bytes]) -> None:
-        async for events in stream.take_events(100, within=0.5):
+    async def aggregate(stream: StreamT[Any]) -> None:
+        async for events in _batches(stream, 100, within=0.5):
             for ev in events:
                 try:
                     tick = loads(ev.message.value or b"{}")

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import faust
+from mode.types.signals import BaseSignalT
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from routing.policy import queue_loads
@@ -117,11 +118,11 @@ def create_app(
     app.monitor = lag_monitor
     if settings.embedded:
         apply_embedded_fixes(app, settings)  # before the first table: see the README
-    raw_schema = faust.Schema(
+    raw_schema: Any = faust.Schema(
         key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
     )
     # No value_type: faust would call value_type.from_data() on every decoded record.
-    json_schema = faust.Schema(key_type=bytes, key_serializer="raw", value_serializer="orjson")
+    json_schema: Any = faust.Schema(key_type=bytes, key_serializer="raw", value_serializer="orjson")
 
     def data_topic(name: str) -> faust.TopicT:
         return app.topic(name, partitions=settings.partitions, schema=raw_schema)
@@ -162,7 +163,7 @@ def create_app(
         topics.config,
         kafka_options,
         decode=lambda b: b,
-        on_update=lambda key, value: config.offer(value) if key == CONFIG_KEY else None,
+        on_update=lambda key, value: _offer_config(config, key, value),
     )
 
     # --- capacity snapshots from the ACD/WFM system (optional)
@@ -216,7 +217,7 @@ def create_app(
     )
 
     @app.on_partitions_revoked.connect
-    async def _revoked(sender: Any, revoked: Any, **kwargs: Any) -> None:
+    async def _revoked(sender: Any, /, *args: Any, signal: BaseSignalT[Any], **kwargs: Any) -> None:
         reset_aggregation()
 
     late_seen = [0]
@@ -305,6 +306,11 @@ def create_app(
         config=config,
         load=load_view,
     )
+
+
+def _offer_config(config: ConfigSource, key: bytes, value: Any) -> None:
+    if key == CONFIG_KEY:
+        config.offer(value)
 
 
 class Worker(faust.Worker):

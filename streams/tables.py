@@ -10,7 +10,7 @@ from faust.tables.globaltable import GlobalTable
 __all__ = ["ExternalGlobalTable", "external_global_table", "use_serializers"]
 
 
-class ExternalGlobalTable(GlobalTable):  # type: ignore[misc]  # faust is untyped here
+class ExternalGlobalTable(GlobalTable):
     """A GlobalTable whose changelog is a named topic that others write to.
 
     faust 0.15.3's partition assignor looks a global table's changelog up by the default
@@ -20,7 +20,7 @@ class ExternalGlobalTable(GlobalTable):  # type: ignore[misc]  # faust is untype
     """
 
     def _changelog_topic_name(self) -> str:
-        return cast(str, self.changelog_topic.get_topic_name())
+        return self.changelog_topic.get_topic_name()
 
 
 def external_global_table(

@@ -1,4 +1,4 @@
-"""Hot reload on a running worker: open -> closed via `wavebreak config publish`, bad configs refused."""
+"""Hot reload on a running worker: open -> closed via `config publish`, bad configs refused."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""End to end on the embedded broker: every channel plus bad input in, routed + dead-lettered out."""
+"""End to end on the embedded broker: every channel and bad input in, routed or dead-lettered."""
 
 from __future__ import annotations
 

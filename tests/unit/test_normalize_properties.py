@@ -1,4 +1,4 @@
-"""Property tests: whatever bytes or JSON arrive, the normalizer returns a contact or a dead letter."""
+"""Property tests: any bytes or JSON in, and the normalizer gives a contact or a dead letter."""
 
 from __future__ import annotations
 
