@@ -448,7 +448,14 @@ def _window(args: argparse.Namespace, trace: _Trace) -> tuple[float, float]:
 def _plot(
     args: argparse.Namespace, trace: _Trace, replay: _Replay, surges: Sequence[_Surge]
 ) -> None:
-    import matplotlib
+    try:
+        import matplotlib
+    except ImportError:
+        print(
+            "chart: --plot needs matplotlib: pip install 'wavebreak[plot]' (skipping the chart)",
+            file=sys.stderr,
+        )
+        return
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
