@@ -57,6 +57,15 @@ class Metrics:
     def create(cls, registry: CollectorRegistry | None = None) -> Metrics:
         """Create the metrics in `registry` (a fresh one when None)."""
         reg = registry if registry is not None else CollectorRegistry()
+        metrics = cls._build(reg)
+        # Known label values start at 0, so that the first refusal is an increase
+        # (Prometheus sees no increase in a series that is born at 1).
+        for result in ("applied", "refused"):
+            metrics.config_reloads.labels(result)
+        return metrics
+
+    @classmethod
+    def _build(cls, reg: CollectorRegistry) -> Metrics:
         return cls(
             registry=reg,
             raw_messages=Counter(
