@@ -24,7 +24,7 @@ DEMO_DETECTOR: dict[str, float | int] = {
     "min_dwell_s": 20,
     "baseline_half_life_s": 60,
     "level_half_life_s": 300,
-    "profile_bucket_s": 60,
+    "profile_bucket_s": 3600,  # one bucket per hour: a minutes-long demo never revisits one
     "refresh_s": 10,
     "warmup_s": 30,
     "negativity_min_count": 8,
