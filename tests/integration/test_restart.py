@@ -7,6 +7,7 @@ import re
 import time
 from collections import Counter
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -38,6 +39,18 @@ def event_ids(got: dict[str, list[Any]]) -> Counter[str]:
     return Counter(d["event_id"] for records in got.values() for d in records)
 
 
+def in_flight(decisions: list[dict[str, Any]], killed_at: float) -> float:
+    """How long before the kill (s) the earliest first decision of a twice-routed contact was."""
+    first: dict[str, float] = {}
+    twice: set[str] = set()
+    for d in decisions:
+        at = datetime.fromisoformat(d["decided_at"]).timestamp()
+        if d["event_id"] in first:
+            twice.add(d["event_id"])
+        first[d["event_id"]] = min(at, first.get(d["event_id"], at))
+    return max((killed_at - first[e] for e in twice), default=0.0)
+
+
 def repeats(decision: dict[str, Any]) -> int:
     """The contact count of a decision's repeat trigger (0 when it did not fire)."""
     for reason in decision["reasons"]:
@@ -49,6 +62,14 @@ def repeats(decision: dict[str, Any]) -> int:
 
 def broker_options(broker: EmbeddedBroker) -> dict[str, Any]:
     return {"bootstrap_servers": broker.bootstrap}
+
+
+#: Route batch size of the workers that are killed. At most two batches are in flight
+#: (one sent and unacknowledged, one acknowledged whose memory is not yet in the
+#: changelog), and only those are routed again after a crash. A smaller batch than the
+#: default 500 keeps that window, and so the duplicate share, independent of how far a
+#: CPU-starved worker happens to lag at the kill.
+BATCH = 100
 
 
 @pytest.fixture
@@ -132,16 +153,22 @@ def test_memory_survives_a_graceful_restart(broker: EmbeddedBroker, worker: Work
     print(f"\ngraceful restart took {restart_s:.1f}s; {len(before)} retries all duplicates")
 
 
-def test_sigkill_mid_stream_loses_nothing(broker: EmbeddedBroker, worker: WorkerProcess) -> None:
+def test_sigkill_mid_stream_loses_nothing(broker: EmbeddedBroker) -> None:
+    with WorkerProcess(broker, env={"WAVEBREAK_BATCH_SIZE": str(BATCH)}) as worker:
+        sigkill_mid_stream(broker, worker)
+
+
+def sigkill_mid_stream(broker: EmbeddedBroker, worker: WorkerProcess) -> None:
     # 3,000 contacts: 1,000 customers calling up to three times, 1 in 50 dead-lettered.
     values = [broken(i) if i % 50 == 49 else call(i % 1000, i // 1000) for i in range(3000)]
     routed_t, dlq_t = worker.topic("contacts.routed"), worker.topic("contacts.dlq")
-    publisher = PacedPublisher(broker.bootstrap, worker.topic("contacts.raw"), values, 500)
+    publisher = PacedPublisher(broker.bootstrap, worker.topic("contacts.raw"), values, 300)
     publisher.start()
     wait_until(
         lambda: worker.metric("wavebreak_decisions_total") >= 800, timeout=30, what="800 routed"
     )
     routed_at_kill = worker.metric("wavebreak_decisions_total")
+    killed_at = time.time()
     worker.kill()
     killed = time.monotonic()
     worker.start()  # the dead member holds its partitions until its session times out
@@ -161,24 +188,32 @@ def test_sigkill_mid_stream_loses_nothing(broker: EmbeddedBroker, worker: Worker
     published = {f"bad-{i}" if i % 50 == 49 else f"a-{i % 1000}-{i // 1000}" for i in range(3000)}
     assert set(ids) == published, f"missing: {sorted(published - set(ids))[:10]}"
     duplicates = ids.total() - len(ids)
+    # Only contacts in flight at the kill may come out twice: the memory of everything
+    # decided earlier was recovered, so its redelivery was recognised.
+    assert in_flight(got[routed_t], killed_at) < 2.0
+    routed_twice = len(got[routed_t]) - len({d["event_id"] for d in got[routed_t]})
+    assert routed_twice <= 2 * BATCH
     assert duplicates < 0.05 * len(values)
     assert Counter(d["reason"] for d in got[dlq_t]).keys() == {"bad_timestamp"}
     print(
         f"\nSIGKILL after {routed_at_kill:.0f} routed; restart {restart_s:.1f}s; "
-        f"{duplicates} duplicate outputs of {len(values)} ({duplicates / len(values):.2%})"
+        f"{duplicates} duplicate outputs of {len(values)} ({duplicates / len(values):.2%}; "
+        f"{routed_twice} decisions, {duplicates - routed_twice} dead letters)"
     )
 
 
 def test_survivor_takes_over_a_killed_worker(broker: EmbeddedBroker) -> None:
     with (
-        WorkerProcess(broker) as first,
-        WorkerProcess(broker, first.prefix, app_id=first.app_id) as second,
+        WorkerProcess(broker, env={"WAVEBREAK_BATCH_SIZE": str(BATCH)}) as first,
+        WorkerProcess(
+            broker, first.prefix, app_id=first.app_id, env={"WAVEBREAK_BATCH_SIZE": str(BATCH)}
+        ) as second,
     ):
         # The first worker rebalanced when the second joined; both own partitions now.
         wait_until(lambda: bool(first.healthz().get("ready")), timeout=30, what="first ready")
         values = [call(i % 700, i // 700) for i in range(2100)]
         routed_t = first.topic("contacts.routed")
-        publisher = PacedPublisher(broker.bootstrap, first.topic("contacts.raw"), values, 500)
+        publisher = PacedPublisher(broker.bootstrap, first.topic("contacts.raw"), values, 300)
         publisher.start()
         wait_until(
             lambda: (
@@ -188,6 +223,7 @@ def test_survivor_takes_over_a_killed_worker(broker: EmbeddedBroker) -> None:
             timeout=30,
             what="both workers routing",
         )
+        killed_at = time.time()
         second.kill()
         killed = time.monotonic()
         routed_by_first = first.metric("wavebreak_decisions_total")
@@ -206,7 +242,8 @@ def test_survivor_takes_over_a_killed_worker(broker: EmbeddedBroker) -> None:
         ids = event_ids(got)
         assert set(ids) == {f"a-{i % 700}-{i // 700}" for i in range(len(values))}
         duplicates = ids.total() - len(ids)
-        assert duplicates < 0.05 * len(values)
+        assert duplicates <= 2 * BATCH and duplicates < 0.05 * len(values)
+        assert in_flight(got[routed_t], killed_at) < 2.0
         # The survivor routed the rest, including the dead worker's partitions.
         assert first.metric("wavebreak_decisions_total") > routed_by_first
         assert first.healthz().get("ready")
