@@ -126,10 +126,17 @@ class WorkerProcess:
         self.stop(signal.SIGKILL)
 
     def __enter__(self) -> WorkerProcess:
-        return self.start()
+        try:
+            return self.start()
+        except BaseException:
+            self.__exit__()
+            raise
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+        # Closed explicitly: a log file left to the garbage collector raises a
+        # ResourceWarning in whatever test runs next (warnings are errors here).
+        self.log.close()
         Path(self.log.name).unlink(missing_ok=True)
 
 
