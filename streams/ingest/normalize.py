@@ -131,6 +131,17 @@ class Normalizer:
             raise _Reject(
                 Reason.TOO_LARGE, f"message is {len(raw)} bytes; the limit is {self._max_bytes}"
             )
+        if type(raw) is bytes:
+            # Fast path: orjson reads the bytes directly and is strict about UTF-8 and
+            # rejects a BOM, so whatever it accepts decodes to the same value below; for
+            # anything it rejects the steps below find the exact reason.
+            try:
+                value = orjson.loads(raw)
+            except orjson.JSONDecodeError:
+                pass
+            else:
+                if isinstance(value, dict):
+                    return value
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:

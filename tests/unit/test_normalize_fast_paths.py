@@ -5,12 +5,13 @@ from __future__ import annotations
 import re
 import uuid
 
+import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from routing.contact import Contact
-from streams.ingest import Normalizer
+from streams.ingest import DeadLetter, Normalizer, Reason
 from streams.ingest.language import detect_language
 from streams.ingest.normalize import _CONTACT_NS, _contact_id
 from tests.unit.conftest import NOW, VALID_PAYLOADS, envelope, raw
@@ -76,3 +77,40 @@ def test_language_detection_equals_reference(text: str) -> None:
 def test_language_detection_reads_only_the_head() -> None:
     text = "Где мой заказ? " * 200 + "where is my order " * 1000
     assert detect_language(text) == _reference_language(text) == "ru"
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        (b'\xef\xbb\xbf{"a": 1}', Reason.INVALID_ENVELOPE),  # BOM stripped, then parsed
+        (b'{"a": "\xed\xa0\x80"}', Reason.NOT_UTF8),  # encoded surrogate
+        (b'{"a": "\xc0\xaf"}', Reason.NOT_UTF8),  # overlong
+        (b'{"a": 1} \xff', Reason.NOT_UTF8),
+        (b'{"a": 1', Reason.NOT_JSON),
+        (b"[1, 2]", Reason.NOT_AN_OBJECT),
+        (b'\xef\xbb\xbf"x"', Reason.NOT_AN_OBJECT),
+        (b"", Reason.NOT_JSON),
+    ],
+)
+def test_bytes_fast_path_leaves_every_rejection_to_the_exact_checks(
+    data: bytes, reason: Reason
+) -> None:
+    dead = Normalizer(lambda: NOW)(data)
+    assert isinstance(dead, DeadLetter)
+    assert dead.reason == reason
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=60) | st.text(max_size=40).map(str.encode))
+def test_bytes_fast_path_parses_as_decode_then_parse(data: bytes) -> None:
+    norm = Normalizer(lambda: NOW)
+    try:
+        text = data.decode("utf-8")
+        expected = orjson.loads(text[1:] if text.startswith("\ufeff") else text)
+    except (UnicodeDecodeError, orjson.JSONDecodeError):
+        expected = None
+    try:
+        got = norm._parse(data)
+    except Exception:
+        got = None
+    assert got == (expected if isinstance(expected, dict) else None)

@@ -1,0 +1,43 @@
+"""The analyzer's cheap gates in front of the cue regexes never hide a match."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from routing.sentiment import default_analyzer
+from routing.sentiment.analyzer import _NOT_DIGITS, _PERSONAL_DATA_MIN_DIGITS, _REPEAT_WORD
+from routing.sentiment.cues import PERSONAL_DATA_RE, REPEAT_NUMBER_RE, ServiceCue
+
+# Digits, separators and the words of the repeat cue in odd cases (incl. characters that
+# IGNORECASE folds specially: dotless i, Kelvin sign), so both regexes match often.
+_PIECES = [
+    *"0123456789", " ", "-", "(", ")", "+", "\n", "й", "th", "rd",
+    "раз", "РАЗ", "Раз", "time", "TIME", "tıme", "TİME", "times", "x", "8", "+7", "1",
+    "٣", "заказ", "card",
+]  # fmt: skip
+texts = st.one_of(
+    st.lists(st.sampled_from(_PIECES), max_size=40).map("".join),
+    st.text(max_size=80),
+)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(texts)
+def test_gates_are_necessary_conditions(text: str) -> None:
+    if REPEAT_NUMBER_RE.search(text) is not None:
+        assert _REPEAT_WORD.search(text) is not None
+    if PERSONAL_DATA_RE.search(text) is not None:
+        assert len(_NOT_DIGITS.sub("", text)) >= _PERSONAL_DATA_MIN_DIGITS
+
+
+def test_cues_still_fire() -> None:
+    analyzer = default_analyzer()
+    repeat = analyzer.analyze("пишу уже 3-й раз, ужасно", "ru").service_cues
+    assert ServiceCue.REPEAT_CONTACT in repeat
+    card = analyzer.analyze("my card is 4111 1111 1111 1111", "en").service_cues
+    assert ServiceCue.PERSONAL_DATA_REQUEST in card
+    phone = analyzer.analyze("call me at 8 (916) 123-45-67", "en").service_cues
+    assert ServiceCue.PERSONAL_DATA_REQUEST in phone
+    nanp = analyzer.analyze("call me at (212) 555 1234", "en").service_cues
+    assert ServiceCue.PERSONAL_DATA_REQUEST in nanp
