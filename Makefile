@@ -38,8 +38,11 @@ lint: $(STAMP) ## ruff + mypy (strict on routing/)
 	$(VENV)/bin/ruff format --check routing streams tests bench
 	$(VENV)/bin/mypy routing streams
 
-bench: $(STAMP) ## print throughput/latency figures (normalizer, sentiment, waves, broker end to end)
-	@for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+BENCHES := bench_normalizer bench_sentiment bench_waves bench_policy bench_pipeline
+
+bench: $(STAMP) ## print throughput/latency figures (normalizer, sentiment, waves, policy, broker end to end)
+	@for b in $(BENCHES); do echo "== bench/$$b.py"; $(PY) bench/$$b.py || exit 1; done
+	@echo "(bench/bench_broker_baselines.py --ablation measures faust settings one by one)"
 
 clean: ## remove the virtualenv and caches
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis build *.egg-info
