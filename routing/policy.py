@@ -30,6 +30,7 @@ __all__ = [
 
 _RANK: Final = {WaveLevel.NORMAL: 0, WaveLevel.ELEVATED: 1, WaveLevel.WAVE: 2}
 _LEVELS: Final = (WaveLevel.NORMAL, WaveLevel.ELEVATED, WaveLevel.WAVE)
+_LEVEL_NAMES: Final = tuple(level.value for level in _LEVELS)  # no enum descriptor per decision
 _TALK_TO_HUMAN: Final = "talk_to_human"
 _FLAG_ORDER: Final = {flag: i for i, flag in enumerate(Flag)}
 # Enum members as module constants: `Flag.PUBLIC` goes through the enum descriptor on
@@ -444,7 +445,7 @@ class CompiledPolicy:
             triggers.append(
                 ("negative", f"strong negative sentiment ({score:.2f} < {senior.sentiment_below})")
             )
-        for cue in sorted(self._senior_cues & cues):
+        for cue in sorted(self._senior_cues & cues) if cues else ():
             triggers.append((cue.value, f"cue {cue.value}"))
         if senior.repeat is not None and earlier + 1 >= senior.repeat.count:
             triggers.append(
@@ -592,7 +593,7 @@ class CompiledPolicy:
             reasons.append("public post needs personal data: continue in private messages")
 
         if rank:
-            reasons.append(f"load: {_LEVELS[rank].value}, strategy {strategy}")
+            reasons.append(f"load: {_LEVEL_NAMES[rank]}, strategy {strategy}")
         priority = max(0, min(100, max(priority, floor)))
         sla = cc.sla
         if reply is _CHANNEL_CALLBACK and reply is not contact.channel and cc.callback_sla:
@@ -607,7 +608,7 @@ class CompiledPolicy:
             priority=priority,
             reply_channel=reply,
             strategy=strategy,
-            wave_level=_LEVELS[rank].value,
+            wave_level=_LEVEL_NAMES[rank],
             rule_id=rule_id,
             reasons=tuple(reasons),
             flags=tuple(sorted(flags, key=_FLAG_ORDER.__getitem__)),

@@ -41,3 +41,18 @@ def test_cues_still_fire() -> None:
     assert ServiceCue.PERSONAL_DATA_REQUEST in phone
     nanp = analyzer.analyze("call me at (212) 555 1234", "en").service_cues
     assert ServiceCue.PERSONAL_DATA_REQUEST in nanp
+
+
+def test_stemmers_skip_pystemmers_own_cache_and_stem_the_same() -> None:
+    import snowballstemmer
+
+    from routing.sentiment.text import _snowball
+
+    for language, words in (
+        ("russian", ["перенесите", "доставку", "ужаснейший", "заказа"]),
+        ("english", ["cancellations", "delivered", "charging", "refunds"]),
+    ):
+        ours = _snowball(language)
+        reference = snowballstemmer.stemmer(language)
+        assert getattr(ours, "maxCacheSize", 0) == 0
+        assert [ours.stemWord(w) for w in words] == [reference.stemWord(w) for w in words]
