@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -56,3 +57,18 @@ def test_stemmers_skip_pystemmers_own_cache_and_stem_the_same() -> None:
         reference = snowballstemmer.stemmer(language)
         assert getattr(ours, "maxCacheSize", 0) == 0
         assert [ours.stemWord(w) for w in words] == [reference.stemWord(w) for w in words]
+
+
+def test_results_do_not_depend_on_cache_overflow(monkeypatch: pytest.MonkeyPatch) -> None:
+    import routing.sentiment.analyzer as analyzer_module
+    from routing.sentiment import Analyzer
+
+    texts = [
+        f"Заказ {i} опять не приехал, ужасно!!! :( order #{i} where is it? 😡 sooo bad"
+        for i in range(60)
+    ] + ["Спасибо, всё отлично :)", "ne rabotaet internet", "I can't log in, not good"]
+    reference = [default_analyzer().analyze(t, lang) for t in texts for lang in ("ru", "en")]
+    monkeypatch.setattr(analyzer_module, "_CACHE_LIMIT", 7)  # overflow all the time
+    small = Analyzer()
+    assert [small.analyze(t, lang) for t in texts for lang in ("ru", "en")] == reference
+    assert all(len(c) <= 7 for c in (*small._chunks.values(), *small._tokens.values()))
