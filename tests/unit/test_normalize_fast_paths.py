@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 import uuid
 
@@ -12,6 +13,7 @@ from hypothesis import strategies as st
 
 from routing.contact import Contact
 from streams.ingest import DeadLetter, Normalizer, Reason
+from streams.ingest.identity import customer_key
 from streams.ingest.language import detect_language
 from streams.ingest.normalize import _CONTACT_NS, _contact_id
 from tests.unit.conftest import NOW, VALID_PAYLOADS, envelope, raw
@@ -114,3 +116,11 @@ def test_bytes_fast_path_parses_as_decode_then_parse(data: bytes) -> None:
     except Exception:
         got = None
     assert got == (expected if isinstance(expected, dict) else None)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=40), st.binary(max_size=80))
+def test_customer_key_is_keyed_blake2b(value: str, salt: bytes) -> None:
+    digest = hashlib.blake2b(value.encode("utf-8"), digest_size=10, key=salt[:64]).hexdigest()
+    assert customer_key("phone", value, salt) == f"phone:{digest}"
+    assert customer_key("email", value, salt) == f"email:{digest}"  # a copy, never reused
