@@ -27,10 +27,7 @@ from streams.codecs import encode_model
 from streams.ingest import DeadLetter, Normalizer, Reason, Source
 from streams.topics import TopicNames
 
-__all__ = ["NullObserver", "Observer", "Pipeline", "Record", "Router"]
-
-Router = Callable[[Contact, datetime], Decision]
-"""The pre-config router signature (routing.first_route.route_by_channel); kept for imports."""
+__all__ = ["NullObserver", "Observer", "Pipeline", "Record"]
 
 _EMPTY_LOAD = LoadState(at=0.0)
 _NO_CAPACITY: Mapping[str, QueueLoad] = {}
