@@ -98,6 +98,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CommandError as exc:
         print(f"wavebreak: error: {exc}", file=sys.stderr)
         return exc.code
+    except (FileNotFoundError, PermissionError, IsADirectoryError) as exc:
+        print(f"wavebreak: error: cannot open {exc.filename}: {exc.strerror}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
