@@ -20,7 +20,7 @@ from routing.waves import StateChange, WaveDetector
 from streams import codecs
 from streams.agents import install_agents, install_load
 from streams.config_source import CONFIG_KEY, DEFAULT_CONFIG, ActiveConfig, ConfigSource
-from streams.embedded_fixes import apply_embedded_fixes
+from streams.embedded_fixes import SeekFirstTableManager, apply_embedded_fixes
 from streams.ingest import Normalizer
 from streams.kafka import client_options
 from streams.load import Cached, LoadStateView, TickAggregator, TickCounter
@@ -118,6 +118,10 @@ def create_app(
     app.monitor = lag_monitor
     if settings.embedded:
         apply_embedded_fixes(app, settings)  # before the first table: see the README
+    else:
+        # faust resumes stream partitions before seeking them after table recovery;
+        # see SeekFirstRecovery. Before the first table, like the embedded fixes.
+        app.conf.TableManager = SeekFirstTableManager  # type: ignore[assignment]  # faust types this setting as a typing form
     raw_schema: Any = faust.Schema(
         key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
     )

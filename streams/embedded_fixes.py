@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 import faust
 from faust.tables.manager import TableManager
@@ -18,6 +19,8 @@ from streams.settings import Settings
 __all__ = [
     "EmbeddedRecovery",
     "EmbeddedTableManager",
+    "SeekFirstRecovery",
+    "SeekFirstTableManager",
     "apply_embedded_fixes",
     "true_end_offsets",
 ]
@@ -82,7 +85,64 @@ async def true_end_offsets(
     return ends
 
 
-class EmbeddedRecovery(Recovery):
+class SeekFirstRecovery(Recovery):
+    """faust's Recovery, seeking the stream partitions *before* resuming them.
+
+    faust 0.15.3 `Recovery.on_recovery_completed` calls `consumer.resume_partitions`
+    and only then awaits `consumer.perform_seek()` and `app.flow_control.resume()`. The
+    consumer flow is already active (recovery resumed it to read the changelogs), so
+    during the seek's round trip the fetcher hands stream records, from wherever
+    aiokafka's position is, to the agents' queues; `flow_control.resume()` then clears
+    those queues (they are `clear_on_resume`), so the records are never processed.
+    `perform_seek` meanwhile reset the read offset to the committed one, and the next
+    record of the batch faust already holds (far past it) makes `_drain_messages`
+    register the range in between as a gap, i.e. as done (it is committed with the next
+    ack); the re-fetch from the committed offset is dropped ("DROPPED MESSAGE ROFF")
+    because the read offset has moved past it by then. Seeking first closes the window:
+    stream partitions stay paused (in faust) until their position is the committed one,
+    and aiokafka's seek discards whatever it prefetched before. Cf. faust-streaming
+    #216 / PR #217, which fixed the same ordering in `_resume_streams` only.
+    """
+
+    async def on_recovery_completed(self, generation_id: int = 0) -> None:
+        """Finish recovery: seek stream partitions, then resume them and the flow."""
+        consumer = self.app.consumer
+        self.log.info("Restore complete!")
+        await self.app.on_rebalance_complete.send()
+        self._set_recovery_ended()
+        callback_coros = [
+            asyncio.ensure_future(
+                table.on_recovery_completed(
+                    self.actives_for_table[table], self.standbys_for_table[table]
+                )
+            )
+            for table in self.tables.values()
+        ]
+        if callback_coros:
+            await asyncio.wait(callback_coros)
+        assignment = consumer.assignment()
+        if self.app.consumer_generation_id != generation_id:
+            self.log.warning("Recovery rebalancing again")
+            return
+        if assignment:
+            self.log.info("Seek stream partitions to committed offsets (before resuming them).")
+            await self._wait(consumer.perform_seek(), timeout=self.app.conf.broker_request_timeout)
+            if self.app.consumer_generation_id != generation_id:
+                self.log.warning("Recovery rebalancing again")
+                return
+        consumer.resume_partitions({tp for tp in assignment if not self._is_changelog_tp(tp)})
+        self.completed.set()
+        self.app.flow_control.resume()
+        consumer.resume_flow()
+        await cast(Any, self.app)._fetcher.maybe_start()
+        self.tables.on_actives_ready()
+        if not self.app.assignor.assigned_standbys():
+            self.tables.on_standbys_ready()
+        self.app.on_rebalance_end()
+        self.log.info("Worker ready")
+
+
+class EmbeddedRecovery(SeekFirstRecovery):
     """faust's table Recovery with the changelog highwaters probed, not asked for.
 
     Recovery replays a changelog partition up to the highwater `consumer.highwaters()`
@@ -117,6 +177,17 @@ class EmbeddedRecovery(Recovery):
                     for tp, e in sorted(fixed.items())
                 ),
             )
+
+
+class SeekFirstTableManager(TableManager):
+    """faust's TableManager that recovers tables with `SeekFirstRecovery` (any broker)."""
+
+    @property
+    def recovery(self) -> Recovery:
+        """Recovery service used by this table manager (created on first use)."""
+        if self._recovery is None:
+            self._recovery = SeekFirstRecovery(self.app, self, beacon=self.beacon, loop=self.loop)
+        return self._recovery
 
 
 class EmbeddedTableManager(TableManager):
