@@ -16,14 +16,14 @@ from mode.types.signals import BaseSignalT
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from routing.policy import queue_loads
-from routing.waves import StateChange, WaveDetector
+from routing.waves import LoadState, StateChange, WaveDetector
 from streams import codecs
 from streams.agents import install_agents, install_load
 from streams.config_source import CONFIG_KEY, DEFAULT_CONFIG, ActiveConfig, ConfigSource
 from streams.embedded_fixes import SeekFirstTableManager, apply_embedded_fixes
 from streams.ingest import Normalizer
 from streams.kafka import client_options
-from streams.load import Cached, LoadStateView, TickAggregator, TickCounter
+from streams.load import Cached, TickAggregator, TickCounter, load_state
 from streams.metrics import Metrics
 from streams.mirror import TopicMirror
 from streams.observer import FanOut, LoadObserver, MetricsObserver
@@ -52,7 +52,7 @@ class WavebreakApp:
     metrics: Metrics
     pipeline: Pipeline
     config: ConfigSource
-    load: LoadStateView
+    load: Callable[[], LoadState]
 
 
 def faust_credentials(settings: Settings) -> Any:
@@ -177,7 +177,7 @@ def create_app(
     # --- wave detection: ticks -> one aggregator -> load-state topic, mirrored by every worker
     ticks_topic = app.topic(topics.load_ticks, partitions=1, schema=raw_schema)
     load_mirror = TopicMirror(topics.load_state, kafka_options, decode=codecs.loads)
-    load_view = LoadStateView(lambda: load_mirror.data)
+    load_view = Cached(lambda: load_state(load_mirror.data))
 
     for mirror in (config_mirror, capacity_mirror, load_mirror):
         app.task(mirror.run)

@@ -9,7 +9,7 @@ from typing import Any, Generic, TypeVar
 
 from routing.waves import ChannelLoad, LoadState
 
-__all__ = ["CHECKPOINT_KEY", "Cached", "LoadStateView", "TickAggregator", "TickCounter"]
+__all__ = ["CHECKPOINT_KEY", "Cached", "TickAggregator", "TickCounter", "load_state"]
 
 # The detector checkpoint rides on the load-state topic under this key, so whichever worker
 # takes over the aggregation finds the learned baselines in its own replica of the topic.
@@ -97,52 +97,19 @@ class TickAggregator:
         return out
 
 
-class LoadStateView:
-    """The latest load state as routers see it, rebuilt from the load-state table on demand.
-
-    Args:
-        source: returns the current {channel: ChannelLoad dict} mapping (the GlobalTable).
-        max_age: seconds a built view is reused; the table changes once per second at most.
-        clock: monotonic clock, injected for tests.
-    """
-
-    __slots__ = ("_built_at", "_clock", "_max_age", "_source", "_state")
-
-    def __init__(
-        self,
-        source: Callable[[], Mapping[Any, Any]],
-        *,
-        max_age: float = 0.5,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self._source = source
-        self._max_age = max_age
-        self._clock = clock
-        self._state = LoadState(at=0.0)
-        self._built_at = -1e18
-
-    def __call__(self) -> LoadState:
-        """Return the load state, rebuilding it at most every `max_age` seconds."""
-        now = self._clock()
-        if now - self._built_at >= self._max_age:
-            self._state = self.build(self._source())
-            self._built_at = now
-        return self._state
-
-    @staticmethod
-    def build(entries: Mapping[Any, Any]) -> LoadState:
-        """Build a LoadState from table entries, skipping the checkpoint and bad records."""
-        channels: dict[str, ChannelLoad] = {}
-        for key, value in entries.items():
-            name = key.decode() if isinstance(key, bytes) else str(key)
-            if name == CHECKPOINT_KEY or not isinstance(value, Mapping):
-                continue
-            try:
-                channels[name] = ChannelLoad.from_dict(value)
-            except (KeyError, TypeError, ValueError):
-                continue  # a record from an incompatible version: ignore it, keep routing
-        at = max((c.at for c in channels.values()), default=0.0)
-        return LoadState(at=at, channels=channels)
+def load_state(entries: Mapping[Any, Any]) -> LoadState:
+    """Build a LoadState from load-state records, skipping the checkpoint and bad records."""
+    channels: dict[str, ChannelLoad] = {}
+    for key, value in entries.items():
+        name = key.decode() if isinstance(key, bytes) else str(key)
+        if name == CHECKPOINT_KEY or not isinstance(value, Mapping):
+            continue
+        try:
+            channels[name] = ChannelLoad.from_dict(value)
+        except (KeyError, TypeError, ValueError):
+            continue  # a record from an incompatible version: ignore it, keep routing
+    at = max((c.at for c in channels.values()), default=0.0)
+    return LoadState(at=at, channels=channels)
 
 
 class Cached(Generic[T]):
