@@ -36,6 +36,7 @@ from streams.embedded_broker import EmbeddedBroker, create_topics  # noqa: E402
 __all__ = [
     "FAUST_DEFAULT",
     "FAUST_TUNED",
+    "FAUST_TUNED_TWO_HOPS",
     "FaustVariant",
     "Measurement",
     "aiokafka_loop",
@@ -88,6 +89,9 @@ class FaustVariant:
     within: float = 0.05
     producer_send: bool = False  # app.producer.send(...) without awaiting the delivery
     settings: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    #: 2: input -> agent -> intermediate topic -> agent -> output, as a pipeline that
+    #: repartitions (wavebreak: raw -> normalize -> normalized -> route -> routed).
+    hops: int = 1
 
 
 FAUST_DEFAULT = FaustVariant("faust default")
@@ -105,6 +109,8 @@ FAUST_TUNED = FaustVariant(
         "stream_wait_empty": False,
     },
 )
+#: The tuned passthrough through two agents: the ceiling of any two-stage faust pipeline.
+FAUST_TUNED_TWO_HOPS = dataclasses.replace(FAUST_TUNED, name="faust tuned, two hops", hops=2)
 
 #: One change at a time from the default, then cumulative, for `--ablation`.
 ABLATION: tuple[FaustVariant, ...] = (
@@ -234,7 +240,8 @@ async def _run_child(
     """Prepare topics and input, start the worker child, measure its output, stop it."""
     run_id = uuid.uuid4().hex[:8]
     src, dst = f"bench.{run_id}.in", f"bench.{run_id}.out"
-    await create_topics(bootstrap, {src: PARTITIONS, dst: PARTITIONS})
+    mid = f"bench.{run_id}.mid"  # used by two-hop variants only
+    await create_topics(bootstrap, {src: PARTITIONS, mid: PARTITIONS, dst: PARTITIONS})
     await produce_input(bootstrap, src, make_payloads(n))
     log = tempfile.NamedTemporaryFile(  # noqa: SIM115  # closed below, kept on failure
         prefix=f"bench-{run_id}-", suffix=".log", delete=False
@@ -363,13 +370,24 @@ def _faust_worker(
         **variant.settings,
     )
     serializer = "raw" if variant.raw else None
+    names = [src, f"bench.{run_id}.mid", dst] if variant.hops == 2 else [src, dst]
+    for hop in range(len(names) - 1):
+        _passthrough_agent(app, variant, serializer, names[hop], names[hop + 1], hop)
+    app.main()
+
+
+def _passthrough_agent(
+    app: Any, variant: FaustVariant, serializer: str | None, src: str, dst: str, hop: int
+) -> None:
+    """Register one passthrough agent `src` -> `dst` in the variant's style."""
     source = app.topic(src, partitions=PARTITIONS, value_serializer=serializer)
     sink = app.topic(dst, partitions=PARTITIONS, value_serializer=serializer)
+    name = f"passthrough-{hop}"
 
     if variant.batch:
 
-        @app.agent(source)
-        async def passthrough(stream: Any) -> None:
+        @app.agent(source, name=name)
+        async def batched(stream: Any) -> None:
             async for events in stream.take_events(variant.batch, within=variant.within):
                 for event in events:
                     msg = event.message
@@ -379,19 +397,17 @@ def _faust_worker(
                         await sink.send(key=event.key, value=event.value)
     elif variant.producer_send:
 
-        @app.agent(source)
-        async def passthrough(stream: Any) -> None:
+        @app.agent(source, name=name)
+        async def unawaited(stream: Any) -> None:
             async for event in stream.events():
                 msg = event.message
                 await app.producer.send(dst, msg.key, msg.value, None, None, None)
     else:
 
-        @app.agent(source)
-        async def passthrough(stream: Any) -> None:
+        @app.agent(source, name=name)
+        async def plain(stream: Any) -> None:
             async for value in stream:
                 await sink.send(value=value)
-
-    app.main()
 
 
 def _child_main(argv: list[str]) -> None:
@@ -437,7 +453,12 @@ def main(argv: list[str] | None = None) -> int:
         )
         results = [asyncio.run(measure_aiokafka_loop(broker.bootstrap, args.n))]
         print(results[-1].line(), flush=True)
-        variants = [FAUST_DEFAULT, *(ABLATION if args.ablation else ()), FAUST_TUNED]
+        variants = [
+            FAUST_DEFAULT,
+            *(ABLATION if args.ablation else ()),
+            FAUST_TUNED,
+            FAUST_TUNED_TWO_HOPS,
+        ]
         for variant in variants:
             results.append(asyncio.run(measure_faust(broker.bootstrap, args.n, variant)))
             print(results[-1].line(), flush=True)

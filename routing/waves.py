@@ -217,10 +217,15 @@ class WaveSettings(BaseModel):
     negativity_enter_ratio: float = Field(
         default=2.0,
         gt=1.0,
-        description="Negative-share/baseline ratio that enters a negativity wave.",
+        description=(
+            "Odds ratio of the negative share against its baseline that enters a negativity "
+            "wave (about the share ratio while shares are small: 10% -> 18%; unlike a share "
+            "ratio it stays reachable on channels where half the contacts are negative: "
+            "50% -> 67%)."
+        ),
     )
     negativity_exit_ratio: float = Field(
-        default=1.5, gt=0.0, description="Ratio below which a negativity wave ends."
+        default=1.5, gt=0.0, description="Odds ratio below which a negativity wave ends."
     )
     negativity_z: float = Field(
         default=4.0, ge=0.0, description="Binomial z-score of the negative share to enter."
@@ -995,6 +1000,7 @@ class ChannelDetector:
         self._b_trig = trig
 
     def _neg_base(self) -> float:
+        # At most 0.999: the odds of the baseline stay finite.
         base = self._ne / self._nt if self._nt > 0.0 else 0.0
         return min(max(base, self._p.neg_floor), 0.999)
 
@@ -1077,7 +1083,7 @@ class ChannelDetector:
                 if (
                     neg_count >= p.neg_min_count
                     and share >= p.neg_min_share
-                    and share >= base * p.neg_enter
+                    and _odds(share) >= _odds(base) * p.neg_enter
                     and zn >= p.neg_z
                 ):
                     if self._neg_pending is None:
@@ -1088,9 +1094,9 @@ class ChannelDetector:
                         out = _append(out, self._change_flag(ts, Signal.NEGATIVITY, True, base))
                 else:
                     self._neg_pending = None
-            elif (share < base * p.neg_exit or neg_count < p.neg_min_count / 2.0) and (
-                self._neg_changed is None or ts - self._neg_changed >= p.min_dwell_s
-            ):
+            elif (
+                _odds(share) < _odds(base) * p.neg_exit or neg_count < p.neg_min_count / 2.0
+            ) and (self._neg_changed is None or ts - self._neg_changed >= p.min_dwell_s):
                 out = _append(out, self._change_flag(ts, Signal.NEGATIVITY, False, base))
         self._quiet = self._calm()
         return out
@@ -1325,3 +1331,8 @@ class WaveDetector:
             det.set_capacity(self._capacities.get(name))
             self._channels[name] = det
         return det
+
+
+def _odds(share: float) -> float:
+    """The odds of a share, share / (1 - share); a high baseline share can still double."""
+    return share / (1.0 - share) if share < 1.0 else math.inf

@@ -219,6 +219,23 @@ def test_negativity_that_builds_over_half_an_hour_is_still_caught() -> None:
     assert [c.current for c in changes if c.signal is Signal.NEGATIVITY] == [WaveLevel.WAVE]
 
 
+@pytest.mark.parametrize(("surge", "wave"), [(6, False), (7, True), (9, True)])
+def test_negativity_on_a_channel_where_half_the_contacts_are_negative(
+    surge: int, wave: bool
+) -> None:
+    # A complaints channel (public social, a collections line) runs at ~50% negative: a
+    # share ratio of 2 would need 100% and never fire; the odds ratio needs about 67%.
+    det = ChannelDetector("social_public", settings())
+    for i in range(20_000):
+        det.update(T0 + i, 10, 5)
+    assert det.snapshot().negative_baseline == pytest.approx(0.5, abs=0.01)
+    changes: list[StateChange] = []
+    for i in range(300):
+        changes.extend(det.update(T0 + 20_000 + i, 10, surge))
+    neg = [c.current for c in changes if c.signal is Signal.NEGATIVITY]
+    assert neg == ([WaveLevel.WAVE] if wave else [])
+
+
 def test_negativity_needs_a_minimum_of_negative_contacts() -> None:
     det = ChannelDetector("email", settings())
     sparse = [1 if i % 100 == 0 else 0 for i in range(20_000)]
