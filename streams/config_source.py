@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -23,7 +24,16 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "config" / "open.yaml"
+
+def _default_config() -> Path:
+    """config/open.yaml of a source checkout, else the copy an installed wheel carries."""
+    checkout = Path(__file__).resolve().parents[1] / "config" / "open.yaml"
+    # pyproject's data-files put the examples under <prefix>/share/wavebreak/config.
+    installed = Path(sys.prefix) / "share" / "wavebreak" / "config" / "open.yaml"
+    return checkout if checkout.is_file() or not installed.is_file() else installed
+
+
+DEFAULT_CONFIG = _default_config()
 CONFIG_KEY = b"active"
 
 

@@ -309,3 +309,26 @@ def test_keda_scales_the_workers_consumer_group(monkeypatch: pytest.MonkeyPatch)
     # More workers than partitions would sit idle.
     assert scaled["spec"]["maxReplicaCount"] <= settings.partitions
     assert scaled["spec"]["minReplicaCount"] >= 1
+
+
+def test_wheel_carries_the_example_configs_where_the_default_config_looks(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import sys
+    import tomllib
+
+    from streams import config_source
+
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    data_files = pyproject["tool"]["setuptools"]["data-files"]
+    shipped = data_files["share/wavebreak/config"]
+    assert "config/open.yaml" in shipped
+    for name in shipped:
+        load_config(ROOT / name)
+    # An installed wheel: no checkout beside the package, the examples under the prefix.
+    installed = tmp_path / "share" / "wavebreak" / "config"
+    installed.mkdir(parents=True)
+    (installed / "open.yaml").write_text((ROOT / "config" / "open.yaml").read_text())
+    monkeypatch.setattr(sys, "prefix", str(tmp_path))
+    monkeypatch.setattr(config_source, "__file__", str(tmp_path / "lib" / "streams" / "x.py"))
+    assert config_source._default_config() == installed / "open.yaml"
