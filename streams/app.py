@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import faust
+from faust.exceptions import ConsumerNotStarted
 from mode.types.signals import BaseSignalT
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -290,7 +291,7 @@ def create_app(
 
     @app.page("/healthz")
     async def healthz(web: Any, request: Any) -> Any:
-        assigned = bool(app.consumer.assignment()) if app.consumer else False
+        assigned = _assigned(app)
         mirrors = config_mirror.ready.is_set() and load_mirror.ready.is_set()
         ready = assigned and mirrors and not app.rebalancing
         body = {
@@ -310,6 +311,15 @@ def create_app(
         config=config,
         load=load_view,
     )
+
+
+def _assigned(app: faust.App) -> bool:
+    """Whether the worker holds partitions; False (not an error) before its consumer starts."""
+    try:
+        return bool(app.consumer.assignment())
+    except ConsumerNotStarted:
+        # Probes poll from the first second; the consumer thread starts a moment later.
+        return False
 
 
 def _offer_config(config: ConfigSource, key: bytes, value: Any) -> None:
