@@ -5,7 +5,8 @@ Run: .venv/bin/python bench/bench_broker_baselines.py [--n 50000] [--ablation]
 Every measurement pre-produces N ~300-byte JSON records into a fresh input topic, starts the
 worker under test in a child process (so the measuring consumer never shares its CPU time
 slice), consumes the output topic in this process and reports N / (time of the last output
-record - time of the first). Group join and start-up are outside the window. The functions
+record - time of the first; for a two-stage worker, of the first record the first stage
+wrote). Group join and start-up are outside the window. The functions
 are importable so another benchmark can put the full wavebreak pipeline next to them on the
 same broker in the same run.
 """
@@ -197,9 +198,19 @@ async def produce_input(bootstrap: str, topic: str, records: list[tuple[bytes, b
 
 
 async def _consume_output(
-    bootstrap: str, topic: str, n: int, timeout: float, child: subprocess.Popen[bytes]
+    bootstrap: str,
+    topic: str,
+    n: int,
+    timeout: float,
+    child: subprocess.Popen[bytes],
+    upstream: tuple[str, ...] = (),
 ) -> tuple[int, float, float, int, int, float]:
-    """Count `n` records on `topic`; return count, first/last arrival and CreateTimes."""
+    """Count `n` records on `topic`; return count, first/last arrival and CreateTimes.
+
+    `upstream`: intermediate topics of a multi-stage worker. Their first record starts the
+    clock (it is the first sign of work), so the first stage's head start is not left out
+    of the window; only `topic` is counted.
+    """
     from aiokafka import AIOKafkaConsumer, TopicPartition
 
     consumer = AIOKafkaConsumer(
@@ -208,7 +219,9 @@ async def _consume_output(
     await consumer.start()
     count, first_at, last_at, first_ts, last_ts = 0, 0.0, 0.0, 0, 0
     try:
-        consumer.assign([TopicPartition(topic, p) for p in range(PARTITIONS)])
+        consumer.assign(
+            [TopicPartition(t, p) for t in (topic, *upstream) for p in range(PARTITIONS)]
+        )
         await consumer.seek_to_beginning()
         deadline = time.monotonic() + timeout
         while count < n:
@@ -218,24 +231,31 @@ async def _consume_output(
                 raise RuntimeError(f"worker exited with code {child.returncode}")
             batches = await consumer.getmany(timeout_ms=200, max_records=100_000)
             now = time.perf_counter()
-            for records in batches.values():
+            for tp, records in batches.items():
                 if not records:
                     continue
-                if count == 0:
-                    first_at = now
-                    first_ts = min(r.timestamp for r in records)
+                stamps = [r.timestamp for r in records]
+                if not first_at:
                     # The first batch already holds records produced before "now".
+                    first_at, first_ts = now, min(stamps)
+                first_ts = min(first_ts, *stamps)
+                if tp.topic != topic:
+                    continue
                 count += len(records)
                 last_at = now
-                last_ts = max(last_ts, *(r.timestamp for r in records))
-                first_ts = min(first_ts, *(r.timestamp for r in records))
+                last_ts = max(last_ts, *stamps)
     finally:
         await consumer.stop()
     return count, first_at, last_at, first_ts, last_ts, time.perf_counter()
 
 
 async def _run_child(
-    name: str, bootstrap: str, n: int, child_argv: list[str], timeout: float
+    name: str,
+    bootstrap: str,
+    n: int,
+    child_argv: list[str],
+    timeout: float,
+    hops: int = 1,
 ) -> Measurement:
     """Prepare topics and input, start the worker child, measure its output, stop it."""
     run_id = uuid.uuid4().hex[:8]
@@ -268,7 +288,7 @@ async def _run_child(
     child = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     try:
         count, first_at, last_at, first_ts, last_ts, _ = await _consume_output(
-            bootstrap, dst, n, timeout, child
+            bootstrap, dst, n, timeout, child, upstream=(mid,) if hops > 1 else ()
         )
     except BaseException:
         log.close()
@@ -312,7 +332,12 @@ async def measure_faust(
     """A faust passthrough agent in a child worker process."""
     spec = json.dumps(dataclasses.asdict(variant) | {"settings": dict(variant.settings)})
     return await _run_child(
-        variant.name, bootstrap, n, ["_faust-worker", "--variant", spec], timeout
+        variant.name,
+        bootstrap,
+        n,
+        ["_faust-worker", "--variant", spec],
+        timeout,
+        hops=variant.hops,
     )
 
 

@@ -4,7 +4,9 @@ Run: .venv/bin/python bench/bench_pipeline.py [--n 20000] [--no-baselines]
 
 Like the baselines in bench_broker_baselines.py, N envelopes are produced first, then the
 worker under test starts in a child process, and the rate is N / (last output - first
-output) as seen by a consumer here; group join and start-up are outside the window. For
+output) as seen by a consumer here, where the window opens at the first record that the
+first stage writes (contacts.normalized / the passthrough's intermediate topic); group join
+and start-up are outside it. For
 wavebreak an "output" is a decision on contacts.routed or a record on contacts.dlq (every
 input yields exactly one of them; the demo traffic here has no retries). Also prints the
 received -> decided latency percentiles carried by the decisions.
@@ -46,12 +48,23 @@ PARTITIONS = 4
 
 
 async def _consume(
-    bootstrap: str, topics: list[str], n: int, child: subprocess.Popen[bytes], timeout: float
+    bootstrap: str,
+    topics: list[str],
+    n: int,
+    child: subprocess.Popen[bytes],
+    timeout: float,
+    upstream: tuple[str, ...] = (),
 ) -> tuple[int, float, float, list[float]]:
+    """Count `n` records on `topics`.
+
+    The first record on any of them or on `upstream` (the first stage's output) starts the
+    clock.
+    """
     from aiokafka import AIOKafkaConsumer
 
     consumer = AIOKafkaConsumer(
         *topics,
+        *upstream,
         bootstrap_servers=bootstrap,
         group_id=None,
         auto_offset_reset="earliest",
@@ -73,8 +86,10 @@ async def _consume(
             for tp, records in batches.items():
                 if not records:
                     continue
-                if count == 0:
+                if not first:
                     first = now
+                if tp.topic in upstream:
+                    continue
                 count += len(records)
                 last = now
                 if tp.topic.endswith("contacts.routed"):
@@ -112,7 +127,8 @@ async def measure_wavebreak(
     )
     log = tempfile.NamedTemporaryFile(prefix="bench-wb-", suffix=".log", delete=False)  # noqa: SIM115
     started = time.perf_counter()
-    # WB_PROFILE=FILE records the worker with py-spy (collapsed stacks) for a look inside.
+    # WB_PROFILE=FILE records the worker with py-spy (raw collapsed stacks) for a look
+    # inside, for WB_PROFILE_S seconds (25) from its start.
     profile = os.environ.get("WB_PROFILE")
     spy = (
         [
@@ -123,7 +139,7 @@ async def measure_wavebreak(
             "-o",
             profile,
             "--duration",
-            "25",
+            os.environ.get("WB_PROFILE_S", "25"),
             "--",
         ]
         if profile
@@ -149,7 +165,12 @@ async def measure_wavebreak(
     )
     try:
         count, first, last, lat = await _consume(
-            bootstrap, [f"{prefix}.contacts.routed", f"{prefix}.contacts.dlq"], n, child, timeout
+            bootstrap,
+            [f"{prefix}.contacts.routed", f"{prefix}.contacts.dlq"],
+            n,
+            child,
+            timeout,
+            upstream=(f"{prefix}.contacts.normalized",),
         )
     except BaseException:
         log.close()
