@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import statistics
 import subprocess
@@ -23,6 +24,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -42,7 +44,7 @@ from bench_broker_baselines import (  # noqa: E402
 )
 
 from streams.demo import DemoTraffic  # noqa: E402
-from streams.embedded_broker import EmbeddedBroker, find_free_port  # noqa: E402
+from streams.embedded_broker import EmbeddedBroker, create_topics, find_free_port  # noqa: E402
 
 PARTITIONS = 4
 
@@ -106,17 +108,13 @@ async def _consume(
     return count, first, last, latencies
 
 
-async def measure_wavebreak(
-    bootstrap: str, n: int, timeout: float = 600.0
-) -> tuple[Measurement, list[float]]:
-    """The full wavebreak worker (normalize -> route with dedup table) in a child process."""
-    prefix = f"bench-wb-{uuid.uuid4().hex[:6]}"
-    traffic = DemoTraffic(seed=3, retry_share=0.0, bad_share=0.02, clock=lambda: datetime.now(UTC))
-    records = [(None, next(traffic)) for _ in range(n)]
-    from streams.embedded_broker import create_topics
+@contextlib.contextmanager
+def worker_process(bootstrap: str, prefix: str) -> Iterator[subprocess.Popen[bytes]]:
+    """A wavebreak worker child process on topics `prefix`.*; its log tail on failure.
 
-    await create_topics(bootstrap, {f"{prefix}.contacts.raw": PARTITIONS})
-    await produce_input(bootstrap, f"{prefix}.contacts.raw", records)  # type: ignore[arg-type]
+    WB_PROFILE=FILE records it with py-spy (raw collapsed stacks) for a look inside, for
+    WB_PROFILE_S seconds (25) from its start.
+    """
     env = dict(
         os.environ,
         WAVEBREAK_TOPIC_PREFIX=prefix,
@@ -126,9 +124,6 @@ async def measure_wavebreak(
         WAVEBREAK_EMBEDDED="true",
     )
     log = tempfile.NamedTemporaryFile(prefix="bench-wb-", suffix=".log", delete=False)  # noqa: SIM115
-    started = time.perf_counter()
-    # WB_PROFILE=FILE records the worker with py-spy (raw collapsed stacks) for a look
-    # inside, for WB_PROFILE_S seconds (25) from its start.
     profile = os.environ.get("WB_PROFILE")
     spy = (
         [
@@ -145,18 +140,9 @@ async def measure_wavebreak(
         if profile
         else []
     )
+    argv = ["-m", "streams.cli", "worker", "--broker", f"kafka://{bootstrap}"]
     child = subprocess.Popen(
-        [
-            *spy,
-            sys.executable,
-            "-m",
-            "streams.cli",
-            "worker",
-            "--broker",
-            f"kafka://{bootstrap}",
-            "--loglevel",
-            "warning",
-        ],
+        [*spy, sys.executable, *argv, "--loglevel", "warning"],
         cwd=ROOT,
         env=env,
         stdout=log,
@@ -164,14 +150,7 @@ async def measure_wavebreak(
         stdin=subprocess.DEVNULL,
     )
     try:
-        count, first, last, lat = await _consume(
-            bootstrap,
-            [f"{prefix}.contacts.routed", f"{prefix}.contacts.dlq"],
-            n,
-            child,
-            timeout,
-            upstream=(f"{prefix}.contacts.normalized",),
-        )
+        yield child
     except BaseException:
         log.close()
         print(Path(log.name).read_text(errors="replace")[-3000:], file=sys.stderr)
@@ -184,8 +163,29 @@ async def measure_wavebreak(
             child.wait(15)
         except subprocess.TimeoutExpired:
             child.kill()
-    log.close()
+        log.close()
     os.unlink(log.name)
+
+
+async def measure_wavebreak(
+    bootstrap: str, n: int, timeout: float = 600.0
+) -> tuple[Measurement, list[float]]:
+    """The full wavebreak worker (normalize -> route with dedup table) in a child process."""
+    prefix = f"bench-wb-{uuid.uuid4().hex[:6]}"
+    traffic = DemoTraffic(seed=3, retry_share=0.0, bad_share=0.02, clock=lambda: datetime.now(UTC))
+    records = [(None, next(traffic)) for _ in range(n)]
+    await create_topics(bootstrap, {f"{prefix}.contacts.raw": PARTITIONS})
+    await produce_input(bootstrap, f"{prefix}.contacts.raw", records)  # type: ignore[arg-type]
+    started = time.perf_counter()
+    with worker_process(bootstrap, prefix) as child:
+        count, first, last, lat = await _consume(
+            bootstrap,
+            [f"{prefix}.contacts.routed", f"{prefix}.contacts.dlq"],
+            n,
+            child,
+            timeout,
+            upstream=(f"{prefix}.contacts.normalized",),
+        )
     m = Measurement(
         "wavebreak pipeline (normalize+route)", n, count, last - first, 0.0, first - started
     )
