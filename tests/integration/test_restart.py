@@ -39,6 +39,17 @@ def event_ids(got: dict[str, list[Any]]) -> Counter[str]:
     return Counter(d["event_id"] for records in got.values() for d in records)
 
 
+def where_lost(broker: EmbeddedBroker, worker: WorkerProcess, missing: set[str]) -> str:
+    """Which stage lost `missing` contacts: never normalized, or normalized but not routed."""
+    normalized_t = worker.topic("contacts.normalized")
+    got = drain(broker.bootstrap, [normalized_t], until=lambda g: False, timeout=3)
+    normalized = set(event_ids(got)) & missing
+    return (
+        f"{len(normalized)} of them are on contacts.normalized (lost by route), "
+        f"{len(missing - normalized)} are not (lost by normalize)"
+    )
+
+
 def in_flight(decisions: list[dict[str, Any]], killed_at: float) -> float:
     """How long before the kill (s) the earliest first decision of a twice-routed contact was."""
     first: dict[str, float] = {}
@@ -271,7 +282,8 @@ def test_survivor_takes_over_a_killed_worker(broker: EmbeddedBroker) -> None:
         missing = {f"a-{i % 700}-{i // 700}" for i in range(len(values))} - set(ids)
         assert not missing, (
             f"{len(missing)} not routed: {sorted(missing)[:10]}; dead letters: "
-            f"{[(d['event_id'], d['reason'], d['stage'], d['message']) for d in dead][:10]}\n"
+            f"{[(d['event_id'], d['reason'], d['stage'], d['message']) for d in dead][:10]}; "
+            f"{where_lost(broker, first, missing)}\n"
             f"survivor log:\n{first.output()[-3000:]}"
         )
         assert set(ids) == {f"a-{i % 700}-{i // 700}" for i in range(len(values))}

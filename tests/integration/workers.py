@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -137,7 +138,11 @@ class WorkerProcess:
         # Closed explicitly: a log file left to the garbage collector raises a
         # ResourceWarning in whatever test runs next (warnings are errors here).
         self.log.close()
-        Path(self.log.name).unlink(missing_ok=True)
+        keep = os.environ.get("WAVEBREAK_TEST_KEEP_LOGS")  # a folder: keep worker logs there
+        if keep:
+            shutil.move(self.log.name, Path(keep) / f"{self.app_id}-{Path(self.log.name).name}")
+        else:
+            Path(self.log.name).unlink(missing_ok=True)
 
 
 def drain(
