@@ -1,7 +1,7 @@
 """End-to-end latency at a steady rate and through a 10x surge, and worker memory over time.
 
 Run: .venv/bin/python bench/bench_latency.py [--rate 100] [--surge 10] [--steady-s 30]
-     [--surge-s 10] [--after-s 40] [--memory-contacts 0]
+     [--surge-s 10] [--after-s 40] [--memory-contacts 0] [--fetch-wait-ms 0]
 
 One wavebreak worker (a child process, as in bench_pipeline.py) on the embedded broker.
 This process publishes demo envelopes (every one valid and new, so every one is routed) at
@@ -10,7 +10,9 @@ reads contacts.routed meanwhile. A contact's latency is its decision's `decided_
 the wall-clock time it was handed to the producer here (one machine, one clock): broker
 hops, the raw backlog and both stages included. Printed per phase (by when the contact was
 published): p50/p95/p99/max, and how long after the surge latency stayed above 1 s.
-The worker's resident memory (/proc) is printed at the end of each phase.
+The worker's resident memory (/proc) is printed at the end of each phase. The embedded
+broker holds each fetch for its full max wait, so with faust's 1,500 ms most of the
+latency here is fetch waiting; `--fetch-wait-ms 50` shows the pipeline's own (see README).
 
 With `--memory-contacts N`, N more contacts follow as fast as the worker routes them (the
 publisher keeps at most 20,000 ahead) and the worker's RSS is printed every N/10 decisions:
@@ -186,9 +188,11 @@ async def main_async(args: argparse.Namespace) -> int:
         await create_topics(broker.bootstrap, {f"{prefix}.contacts.raw": PARTITIONS})
         print(
             f"embedded broker {broker.bootstrap}, {PARTITIONS} partitions, one worker; "
-            f"{args.rate:g}/s, surge x{args.surge:g} for {args.surge_s:g}s"
+            f"{args.rate:g}/s, surge x{args.surge:g} for {args.surge_s:g}s; fetch max wait "
+            f"{f'{args.fetch_wait_ms} ms' if args.fetch_wait_ms else 'faust default (1,500 ms)'}"
         )
-        with worker_process(broker.bootstrap, prefix) as child:
+        env = {"WAVEBREAK_FETCH_MAX_WAIT_MS": str(args.fetch_wait_ms)} if args.fetch_wait_ms else {}
+        with worker_process(broker.bootstrap, prefix, env) as child:
             run = Run(broker.bootstrap, prefix, child)
             # A first contact routed means the worker has joined the group and read config.
             await run.publish_one()
@@ -220,6 +224,12 @@ def main() -> int:
     parser.add_argument("--surge-s", type=float, default=10.0)
     parser.add_argument("--after-s", type=float, default=40.0)
     parser.add_argument("--memory-contacts", type=int, default=0)
+    parser.add_argument(
+        "--fetch-wait-ms",
+        type=int,
+        default=0,
+        help="the worker's WAVEBREAK_FETCH_MAX_WAIT_MS (default: faust's 1,500 ms)",
+    )
     return asyncio.run(main_async(parser.parse_args()))
 
 

@@ -109,7 +109,9 @@ async def _consume(
 
 
 @contextlib.contextmanager
-def worker_process(bootstrap: str, prefix: str) -> Iterator[subprocess.Popen[bytes]]:
+def worker_process(
+    bootstrap: str, prefix: str, extra_env: dict[str, str] | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
     """A wavebreak worker child process on topics `prefix`.*; its log tail on failure.
 
     WB_PROFILE=FILE records it with py-spy (raw collapsed stacks) for a look inside, for
@@ -122,6 +124,7 @@ def worker_process(bootstrap: str, prefix: str) -> Iterator[subprocess.Popen[byt
         WAVEBREAK_PARTITIONS=str(PARTITIONS),
         WAVEBREAK_WEB_PORT=str(find_free_port()),
         WAVEBREAK_EMBEDDED="true",
+        **(extra_env or {}),
     )
     log = tempfile.NamedTemporaryFile(prefix="bench-wb-", suffix=".log", delete=False)  # noqa: SIM115
     profile = os.environ.get("WB_PROFILE")

@@ -19,14 +19,13 @@ from streams.kafka import client_options
 from streams.settings import Settings
 
 __all__ = [
-    "EMBEDDED_FETCH_MAX_WAIT_MS",
     "EmbeddedRecovery",
     "EmbeddedTableManager",
-    "EmbeddedTransport",
     "SeekFirstRecovery",
     "SeekFirstTableManager",
     "apply_embedded_fixes",
     "true_end_offsets",
+    "with_fetch_max_wait",
 ]
 
 log = logging.getLogger(__name__)
@@ -37,12 +36,6 @@ _IDLE_MS = 300
 
 #: An upper bound for one probe; a broker that keeps returning records is not idle.
 _PROBE_TIMEOUT = 30.0
-
-#: The embedded broker holds a fetch until its max wait expires even when records arrive
-#: meanwhile (Kafka answers as soon as `fetch_min_bytes` are there), and faust hard-codes a
-#: 1,500 ms max wait: each stage waited 0-1.5 s per contact (p50 1.2 s end to end at
-#: 100 contacts/s). Short waits cost only idle fetch requests on loopback.
-EMBEDDED_FETCH_MAX_WAIT_MS = 50
 
 
 async def true_end_offsets(
@@ -224,40 +217,48 @@ class EmbeddedTableManager(TableManager):
         return self._recovery
 
 
-class _ShortFetchConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
-    def _create_worker_consumer(self, transport: Any) -> aiokafka.AIOKafkaConsumer:
-        consumer = super()._create_worker_consumer(transport)
-        # Read by AIOKafkaConsumer.start() when it builds its fetcher; faust passes no option.
-        consumer._fetch_max_wait_ms = EMBEDDED_FETCH_MAX_WAIT_MS
-        return consumer
+def with_fetch_max_wait(app: faust.App, max_wait_ms: int) -> None:
+    """Make `app`'s worker consumer fetch with `max_wait_ms` instead of faust's 1,500 ms.
 
+    The embedded broker answers a fetch only when its max wait expires, even if records
+    arrived meanwhile (Kafka answers as soon as there is data): with faust's value each
+    stage adds 0-1.5 s per contact. Call before the first topic is declared (faust builds
+    its transport then).
 
-class _ShortFetchConsumer(faust_aiokafka.Consumer):
-    def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
-        return _ShortFetchConsumerThread(self, loop=self.loop, beacon=self.beacon)
+    Raises:
+        RuntimeError: a topic was declared already.
+    """
+    if app._transport is not None:
+        raise RuntimeError("with_fetch_max_wait must run before the first topic is declared")
 
+    class ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
+        def _create_worker_consumer(self, transport: Any) -> aiokafka.AIOKafkaConsumer:
+            consumer = super()._create_worker_consumer(transport)
+            # Read by AIOKafkaConsumer.start() to build its fetcher; faust has no option.
+            consumer._fetch_max_wait_ms = max_wait_ms
+            return consumer
 
-class EmbeddedTransport(faust_aiokafka.Transport):
-    """faust's aiokafka transport whose worker consumer fetches with a short max wait."""
+    class WaitConsumer(faust_aiokafka.Consumer):
+        def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
+            return ConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
-    Consumer = _ShortFetchConsumer
+    class Transport(faust_aiokafka.Transport):
+        Consumer = WaitConsumer
+
+    app.transport = Transport(app.conf.broker_consumer, app)
 
 
 def apply_embedded_fixes(app: faust.App, settings: Settings) -> None:
     """Make `app` work around the embedded broker's known defects (see the README).
 
-    Call it right after creating the app, before any table or topic is declared: faust
-    builds its table manager (and thereby picks the class) on the first `app.Table`, and
-    its transport on the first topic.
+    Call it right after creating the app, before any table is declared: faust builds
+    its table manager (and thereby picks the class) on the first `app.Table`.
 
     Raises:
-        RuntimeError: a table or topic was declared already.
+        RuntimeError: a table was declared already.
     """
     if "tables" in app.__dict__:
         raise RuntimeError("apply_embedded_fixes must run before the first table is declared")
-    if app._transport is not None:
-        raise RuntimeError("apply_embedded_fixes must run before the first topic is declared")
-    app.transport = EmbeddedTransport(app.conf.broker_consumer, app)
     options = dict(client_options(settings))
     manager: Any = type(
         EmbeddedTableManager.__name__,

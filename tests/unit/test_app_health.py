@@ -1,12 +1,14 @@
-"""The health view's partition check before the worker's consumer thread has started."""
+"""Worker consumer wiring: the health check before the consumer starts, the fetch max wait."""
 
 from __future__ import annotations
 
 import asyncio
 
 import faust
+import pytest
 
 from streams.app import _assigned
+from streams.embedded_fixes import with_fetch_max_wait
 
 
 def test_a_consumer_not_started_yet_reads_as_not_assigned() -> None:
@@ -19,5 +21,26 @@ def test_a_consumer_not_started_yet_reads_as_not_assigned() -> None:
     finally:
         # The consumer thread made its own loop when first touched; it closes it only
         # when it has run, so close it here (and ours).
+        app.consumer._thread.thread_loop.close()
+        loop.close()
+
+
+def test_fetch_max_wait_reaches_the_worker_consumer() -> None:
+    loop = asyncio.new_event_loop()
+    app = faust.App("fetch-wait-test", broker="kafka://127.0.0.1:1", loop=loop)
+    try:
+        with_fetch_max_wait(app, 50)
+        thread = app.consumer._thread
+
+        async def fetch_wait() -> int:  # aiokafka builds its consumers inside a loop only
+            consumer = thread._create_worker_consumer(app.transport)
+            await consumer.stop()
+            return int(consumer._fetch_max_wait_ms)
+
+        assert loop.run_until_complete(fetch_wait()) == 50
+        app.topic("declared-after")  # the transport stays the one set above
+        with pytest.raises(RuntimeError, match="before the first topic"):
+            with_fetch_max_wait(app, 100)
+    finally:
         app.consumer._thread.thread_loop.close()
         loop.close()
