@@ -14,6 +14,7 @@ __all__ = [
     "HistoryEntry",
     "HistorySettings",
     "HistorySummary",
+    "expires_at",
     "observe",
     "remember",
     "summarize",
@@ -229,6 +230,34 @@ class HistorySummary:
 
 
 EMPTY_HISTORY: Final = HistorySummary()
+
+
+def expires_at(
+    data: Mapping[str, Any] | None, dedup: DedupSettings, history: HistorySettings
+) -> float:
+    """When a stored memory (`CustomerMemory.to_dict` form) stops mattering, in epoch seconds.
+
+    After it, every routed id has left the dedup window and every contact the history, so
+    the next contact of this customer would find no earlier contact and no id to dedup
+    (only a rolling-sentiment weight decayed by 2^-(history / half-life)): the entry can
+    be deleted.
+    Reads the stored form directly (no parsing): a worker checks every entry it holds.
+    A memory it cannot read never expires (nothing is deleted on a guess).
+    """
+    if not data:
+        return -math.inf
+    try:
+        last_seen = max(map(float, (data.get("seen") or {}).values()), default=-math.inf)
+        recent = data.get("recent") or ()
+        last_contact = max((float(e[2]) for e in recent), default=-math.inf)
+        rolling = data.get("rolling")
+        last_rolled = float(rolling[2]) if rolling else -math.inf
+    except (TypeError, ValueError, IndexError, AttributeError):
+        return math.inf
+    return max(
+        last_seen + dedup.window_seconds,
+        max(last_contact, last_rolled) + history.history_seconds,
+    )
 
 
 def summarize(memory: CustomerMemory, contact_id: str, at: float) -> HistorySummary:

@@ -31,6 +31,7 @@ from streams.observer import FanOut, LoadObserver, MetricsObserver
 from streams.pipeline import Pipeline
 from streams.sensor import LagMonitor
 from streams.settings import Settings
+from streams.sweep import MemorySweep
 from streams.tables import use_serializers
 from streams.topics import TopicNames
 
@@ -253,6 +254,33 @@ def create_app(
         capacity=capacity,
         observer=FanOut(MetricsObserver(metrics), LoadObserver(counter)),
     )
+    # --- customer memory: delete what expired (a customer who never writes again)
+    sweep = MemorySweep(
+        lambda: memory.data,
+        tombstone=lambda key, partition: memory.send_changelog(
+            partition, key, None, value_serializer="raw"
+        ),
+        owned=lambda: {
+            tp.partition for tp in app.consumer.assignment() if tp.topic == topics.normalized
+        },
+        partitions=settings.partitions,
+        expires_at=pipeline.memory_expires_at,
+        clock=lambda: clock().timestamp(),
+    )
+
+    @app.timer(settings.memory_sweep_seconds, name="wavebreak.memory.sweep")
+    async def sweep_memory() -> None:
+        tables: Any = app.tables  # faust's TableManagerT protocol lacks `recovery`
+        recovery = tables.recovery
+        if app.rebalancing or not recovery.completed.is_set():
+            return  # partitions are moving: sweep once they are settled
+        result = await sweep.sweep()
+        metrics.memory_customers.set(result.held)
+        metrics.memory_expired.inc(result.expired)
+        metrics.memory_sweeps.inc()
+        if result.expired:
+            log.info("memory sweep: %d expired, %d held", result.expired, result.held)
+
     install_agents(
         app,
         pipeline,

@@ -50,6 +50,9 @@ class Metrics:
     late_ticks: Counter
     consumer_lag: Gauge
     commit_latency: Histogram
+    memory_customers: Gauge
+    memory_expired: Counter
+    memory_sweeps: Counter
     queue_in_flight: Gauge
     queue_limit: Gauge
 
@@ -202,6 +205,23 @@ class Metrics:
                 "wavebreak_commit_latency_seconds",
                 "Seconds one consumer offset commit took (flush of attached sends included).",
                 buckets=_COMMIT_BUCKETS,
+                registry=reg,
+            ),
+            memory_customers=Gauge(
+                "wavebreak_memory_customers",
+                "Customer memories this worker holds (its active and standby partitions), "
+                "as of the last memory sweep.",
+                registry=reg,
+            ),
+            memory_expired=Counter(
+                "wavebreak_memory_expired",
+                "Customer memories deleted by the sweep after their dedup window and history "
+                "expired.",
+                registry=reg,
+            ),
+            memory_sweeps=Counter(
+                "wavebreak_memory_sweeps",
+                "Completed sweeps of the customer-memory table (WAVEBREAK_MEMORY_SWEEP_SECONDS).",
                 registry=reg,
             ),
             queue_in_flight=Gauge(

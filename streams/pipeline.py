@@ -17,6 +17,7 @@ from routing.memory import (
     DedupSettings,
     HistoryEntry,
     HistorySettings,
+    expires_at,
     observe,
     remember,
     summarize,
@@ -225,6 +226,13 @@ class Pipeline:
         if triggers and self._on_escalation is not None:
             self._on_escalation(decision, triggers)
         return decision
+
+    def memory_expires_at(self, value: Any) -> float:
+        """When a customer-memory table value stops mattering under the active config."""
+        config = self.config()
+        if config is not self._cfg:
+            self._use(config)
+        return expires_at(value, self._dedup, self._history)
 
     def _use(self, config: RoutingConfig) -> None:
         m = config.memory

@@ -79,8 +79,13 @@ class Settings(BaseSettings):
     identity_salt: SecretStr = Field(
         default=SecretStr(""), description="keyed-hash salt for customer keys (set per deployment)"
     )
-    dedup_window_seconds: float = Field(default=24 * 3600.0, gt=0)
-    dedup_max_per_customer: int = Field(default=200, ge=1)
+    # The dedup window and history length are the routing config's `memory` section (hot
+    # reloaded); this is only how often a worker deletes the memories that have expired.
+    memory_sweep_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        description="how often expired customer memories are deleted (table + changelog)",
+    )
 
     # Consumer group timing: the embedded broker makes a joining member wait half the
     # session timeout, so the defaults are short enough for quick starts, long enough for GC.
