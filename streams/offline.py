@@ -27,9 +27,9 @@ from streams.topics import TopicNames
 
 __all__ = ["OfflineResult", "OfflineRouter", "load_router", "open_input"]
 
-# The normalizer stamps received_at from its clock and rejects contacts "from the future"
-# relative to it. Offline, event time is the only time: contacts are normalized against a
-# clock far ahead and then re-stamped received_at = occurred_at.
+# The normalizer rejects contacts "from the future" relative to its clock. Offline, event
+# time is the only time: contacts are normalized against a clock far ahead and stamped
+# received_at = occurred_at (the normalizer's event-time mode).
 _FAR: Final = datetime(9000, 1, 1, tzinfo=UTC)
 # Longest silence filled with empty ticks; a longer hole is missing data to the detector.
 _MAX_FILL_S: Final = 2 * 86400
@@ -120,6 +120,8 @@ class OfflineRouter:
         identity_salt: bytes = b"",
     ) -> None:
         self.config = config
+        # Customer key (bytes) -> CustomerMemory: in-process, so the pipeline keeps the
+        # objects themselves rather than the table's JSON-ready dicts.
         self.memory: dict[Any, Any] = {}
         self.detector = WaveDetector(config.waves.detector)
         self._capture = _Capture()
@@ -129,12 +131,18 @@ class OfflineRouter:
         capacity_snapshot = dict(capacity or {})
         self.pipeline = Pipeline(
             TopicNames.from_settings(Settings()),
-            Normalizer(lambda: _FAR, phone_region=phone_region, identity_salt=identity_salt),
+            Normalizer(
+                lambda: _FAR,
+                phone_region=phone_region,
+                identity_salt=identity_salt,
+                event_time=True,
+            ),
             lambda: self._now,
             config=lambda: config,
             load=lambda: self._state,
             capacity=lambda: capacity_snapshot,
             observer=self._capture,
+            native_memory=True,
         )
 
     @property
@@ -157,7 +165,7 @@ class OfflineRouter:
             stamp = self._now if self._now is not _FAR else None
             dead = result.model_copy(update={"received_at": stamp}) if stamp else result
             return OfflineResult(line=line, dead=dead)
-        contact = result.model_copy(update={"received_at": result.occurred_at})
+        contact = result  # stamped received_at = occurred_at by the event-time normalizer
         self._advance(int(contact.occurred_at.timestamp()))
         self._now = contact.occurred_at
         capture = self._capture
@@ -165,7 +173,7 @@ class OfflineRouter:
         decision = self.pipeline.decide(contact, self.memory)
         if decision is None:
             return OfflineResult(line=line, contact=contact, duplicate=True)
-        memory = CustomerMemory.from_dict(self.memory.get(contact.customer_key.encode()))
+        memory: CustomerMemory = self.memory[contact.customer_key.encode()]
         return OfflineResult(
             line=line,
             contact=contact,

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from routing.config import RoutingConfig
 from routing.contact import Contact, Decision
-from routing.enrich import Signals, enricher_for
+from routing.enrich import Enricher, Signals, enricher_for
 from routing.memory import (
     CustomerMemory,
     DedupSettings,
@@ -22,7 +22,7 @@ from routing.memory import (
     remember,
     summarize,
 )
-from routing.policy import LoadView, QueueLoad, RoutingContext, compile_policy
+from routing.policy import CompiledPolicy, LoadView, QueueLoad, RoutingContext, compile_policy
 from routing.waves import LoadState
 from streams.codecs import encode_model
 from streams.ingest import DeadLetter, Normalizer, Reason, Source
@@ -32,6 +32,7 @@ __all__ = ["NullObserver", "Observer", "Pipeline", "Record"]
 
 _EMPTY_LOAD = LoadState(at=0.0)
 _NO_CAPACITY: Mapping[str, QueueLoad] = {}
+_NO_MEMORY = CustomerMemory()
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +110,14 @@ class Pipeline:
         capacity: Returns the live queue loads, queue -> `QueueLoad` (default: none known).
         dedup: Dedup window and cap; default: the active config's `memory` section.
         observer: Receives outcomes (see `Observer`).
+        native_memory: The `memory` mapping given to `route`/`decide` holds
+            `CustomerMemory` objects rather than JSON-ready dicts (an in-process dict
+            that is never serialized: the offline router); saves the dict round trip.
     """
+
+    # The active config's enricher and compiled policy (both set by `_use`).
+    _enricher: Enricher
+    _policy: CompiledPolicy
 
     def __init__(
         self,
@@ -122,6 +130,7 @@ class Pipeline:
         capacity: Callable[[], Mapping[str, QueueLoad]] | None = None,
         dedup: DedupSettings | None = None,
         observer: Observer | None = None,
+        native_memory: bool = False,
     ) -> None:
         self.topics = topics
         self.normalizer = normalizer
@@ -140,6 +149,7 @@ class Pipeline:
         # Per load-state object: channel -> view (the state changes once a second).
         self._load_state: LoadState | None = None
         self._views: dict[str, LoadView] = {}
+        self._native = native_memory
 
     def normalize(self, raw: bytes | None, source: Source) -> Record:
         """Normalize one raw message into a record for the normalized or the dead-letter topic."""
@@ -193,26 +203,31 @@ class Pipeline:
         """Dedup, enrich, remember and decide one contact; None for a duplicate.
 
         This is the step the offline `route` and `explain` commands share with the workers.
-        The memory entry is written under the customer key (bytes) as a JSON-ready dict.
+        The memory entry is written under the customer key (bytes) as a JSON-ready dict
+        (a `CustomerMemory` with `native_memory`).
         """
         config = self.config()
         if config is not self._cfg:
             self._use(config)
         kb = contact.customer_key.encode()
         at = contact.received_at.timestamp()
-        before = CustomerMemory.from_dict(memory.get(kb))
+        stored = memory.get(kb)
+        if self._native:
+            before = stored if stored is not None else _NO_MEMORY
+        else:
+            before = CustomerMemory.from_dict(stored)
         after, duplicate = observe(before, contact.id, at, self._dedup)
         if duplicate:
             self.observer.on_duplicate(contact)
             return None
-        signals = enricher_for(config)(contact)
+        signals = self._enricher(contact)
         if self._on_signals is not None:
             self._on_signals(contact, signals)
         entry = HistoryEntry(
             contact.id, contact.channel.value, at, signals.sentiment.score, contact.traits.public
         )
         after = remember(after, entry, self._history)
-        memory[kb] = after.to_dict()
+        memory[kb] = after if self._native else after.to_dict()
         ctx = RoutingContext(
             now=self.clock(),
             sentiment=signals.sentiment,
@@ -221,7 +236,7 @@ class Pipeline:
             load=self._view(contact.channel.value),
             capacity=self.capacity(),
         )
-        decision, triggers = compile_policy(config).decide_with_triggers(contact, ctx)
+        decision, triggers = self._policy.decide_with_triggers(contact, ctx)
         self.observer.on_decision(decision)
         if triggers and self._on_escalation is not None:
             self._on_escalation(decision, triggers)
@@ -237,6 +252,9 @@ class Pipeline:
     def _use(self, config: RoutingConfig) -> None:
         m = config.memory
         self._cfg = config
+        # Both are cached per config; looked up once per config here, not per contact.
+        self._enricher = enricher_for(config)
+        self._policy = compile_policy(config)
         if self.dedup is None:
             self._dedup = DedupSettings(m.dedup_seconds, m.dedup_max)
         self._history = HistorySettings(

@@ -76,9 +76,12 @@ class Normalizer:
         phone_region: default region for phone numbers without a country code.
         identity_salt: keyed-hash salt for customer keys (set it per deployment so keys
             cannot be matched to phone numbers by hashing guesses).
+        event_time: stamp contacts `received_at = occurred_at` (offline replays, where
+            event time is the only time) instead of the clock's time; the clock still
+            bounds "from the future" and stamps dead letters.
     """
 
-    __slots__ = ("_clock", "_max_bytes", "_region", "_salt")
+    __slots__ = ("_clock", "_event_time", "_max_bytes", "_region", "_salt")
 
     def __init__(
         self,
@@ -87,8 +90,10 @@ class Normalizer:
         max_bytes: int = MAX_MESSAGE_BYTES,
         phone_region: str = "RU",
         identity_salt: bytes = b"",
+        event_time: bool = False,
     ) -> None:
         self._clock = clock
+        self._event_time = event_time
         self._max_bytes = max_bytes
         self._region = phone_region
         self._salt = identity_salt
@@ -210,7 +215,8 @@ class Normalizer:
             payload = payload_model(channel).model_validate(payload_raw)
         except ValidationError as exc:
             raise _from_validation(exc, channel) from None
-        return self._build(event_id, channel, occurred_at, received_at, payload)
+        stamp = occurred_at if self._event_time else received_at
+        return self._build(event_id, channel, occurred_at, stamp, payload)
 
     def _build(
         self,

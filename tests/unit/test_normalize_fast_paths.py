@@ -44,6 +44,26 @@ def test_contact_is_built_as_model_construct_builds_it(channel: str) -> None:
     assert later.received_at == contact.occurred_at and contact.received_at == NOW
 
 
+
+@pytest.mark.parametrize("channel", sorted(VALID_PAYLOADS))
+def test_event_time_stamp_equals_the_re_stamped_copy(channel: str) -> None:
+    # The offline router once normalized with the clock and re-stamped with model_copy;
+    # the event-time normalizer builds that contact directly.
+    message = raw(envelope(channel))
+    stamped = Normalizer(lambda: NOW)(message)
+    assert isinstance(stamped, Contact)
+    copied = stamped.model_copy(update={"received_at": stamped.occurred_at})
+    direct = Normalizer(lambda: NOW, event_time=True)(message)
+    assert isinstance(direct, Contact)
+    assert direct == copied
+    assert direct.model_fields_set == copied.model_fields_set
+    assert direct.model_dump_json() == copied.model_dump_json()
+    # the clock still bounds the future and stamps dead letters
+    late = raw(envelope(channel, occurred_at="2026-11-24T12:00:00+00:00"))
+    dead = Normalizer(lambda: NOW, event_time=True)(late)
+    assert isinstance(dead, DeadLetter) and dead.reason is Reason.BAD_TIMESTAMP
+    assert dead.received_at == NOW
+
 _CYRILLIC = re.compile(r"[А-Яа-яЁё]")
 _LATIN = re.compile(r"[A-Za-z]")
 _EN_WORDS = re.compile(

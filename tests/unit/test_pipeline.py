@@ -252,3 +252,59 @@ def test_every_contact_gets_exactly_one_target(channel: str, text: str, tier: st
     assert len(out) == 2 and out[0].topic == "t.contacts.routed"
     decision = Decision.model_validate_json(out[0].value)
     assert out[1].topic == f"t.route.{decision.target.value}"
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(sorted(VALID_PAYLOADS)),
+            st.integers(0, 3),  # customer
+            st.integers(0, 5),  # event id (repeats are redeliveries)
+            st.sampled_from(["", "где мой заказ?", "ужасно, пишу третий раз", "thanks!"]),
+            st.integers(0, 40 * 86400),  # seconds after NOW - 30 days
+        ),
+        max_size=25,
+    )
+)
+def test_native_memory_decides_as_the_dict_memory(
+    items: list[tuple[str, int, int, str, int]],
+) -> None:
+    # The offline router keeps CustomerMemory objects (native_memory); the workers keep
+    # JSON-ready dicts that go through the changelog. Same contacts, same records.
+    def pipeline(native: bool) -> Pipeline:
+        return Pipeline(
+            TOPICS,
+            Normalizer(lambda: NOW + timedelta(days=60)),
+            lambda: NOW,
+            config=lambda: OPEN,
+            native_memory=native,
+        )
+
+    native, plain = pipeline(True), pipeline(False)
+    native_memory: dict[Any, Any] = {}
+    plain_memory: dict[Any, Any] = {}
+    for channel, customer, event, text, offset in items:
+        payload = dict(VALID_PAYLOADS[channel])
+        for field in ("text", "body", "transcript", "note", "comment", "message"):
+            if field in payload:
+                payload[field] = text or payload[field]
+        for field in ("from_number", "caller_number", "phone"):
+            if field in payload:
+                payload[field] = f"+7916000000{customer}"
+        for field in ("email", "from"):
+            if field in payload:
+                payload[field] = f"c{customer}@mail.example"
+        if "author_handle" in payload:
+            payload["author_handle"] = f"@c{customer}"
+        at = NOW - timedelta(days=30) + timedelta(seconds=offset)
+        message = raw(envelope(channel, payload, event_id=f"e{event}", occurred_at=at.isoformat()))
+        record = native.normalize(message, SRC)
+        assert record == plain.normalize(message, SRC)
+        if record.topic != TOPICS.normalized:
+            continue
+        got = native.route(record.value, SRC, native_memory)
+        assert got == plain.route(record.value, SRC, plain_memory)
+    assert native_memory.keys() == plain_memory.keys()
+    for key, memory in native_memory.items():
+        assert memory.to_dict() == plain_memory[key]
