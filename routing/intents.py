@@ -10,9 +10,9 @@ from typing import Final, NamedTuple
 
 from routing.sentiment import lexicon_en, lexicon_ru
 from routing.sentiment.text import (
-    TOKEN_RE,
     Morphology,
     MorphologyName,
+    chunk_tokens,
     fold,
     is_cyrillic,
     make_morphology,
@@ -260,7 +260,8 @@ class IntentCatalogue:
 
     def _content_keys(self, text: str) -> list[str]:
         keys = []
-        for token in TOKEN_RE.findall(text):
+        # Mostly a chunk of a text that the sentiment analyzer has just tokenized.
+        for token in chunk_tokens(text):
             if token[0].isalpha():
                 key = self._key(token)
                 if key not in self._stop:

@@ -22,6 +22,7 @@ from routing.sentiment.text import (
     TOKEN_RE,
     Morphology,
     MorphologyName,
+    chunk_tokens,
     fold,
     is_cyrillic,
     make_morphology,
@@ -396,7 +397,7 @@ class Analyzer:
         """Tokens of one whitespace-separated chunk, cached per language."""
         tokens = self._tokens[language]
         infos: list[_Info] = []
-        for token in TOKEN_RE.findall(chunk):
+        for token in chunk_tokens(chunk):
             info = tokens.get(token)
             if info is None:
                 info = self._classify(token, language)

@@ -13,6 +13,7 @@ __all__ = [
     "PymorphyMorphology",
     "PymorphyStemMorphology",
     "SnowballMorphology",
+    "chunk_tokens",
     "fold",
     "is_cyrillic",
     "make_morphology",
@@ -43,6 +44,24 @@ MorphologyName = Literal["snowball", "pymorphy", "pymorphy+stem"]
 def tokenize(text: str) -> list[str]:
     """Split text into the analyzer's tokens (words, emoticons, emoji, "!"/"?" runs)."""
     return TOKEN_RE.findall(text)
+
+
+# The sentiment analyzer and the intent matcher each cache their results per chunk, so
+# both tokenize a chunk neither has seen, one right after the other: the tokens of the
+# latest few thousand chunks are kept for the second one. Emptied as a whole when full.
+_CHUNK_TOKENS: dict[str, tuple[str, ...]] = {}
+_CHUNK_TOKENS_LIMIT: Final = 4096
+
+
+def chunk_tokens(chunk: str) -> tuple[str, ...]:
+    """`tokenize(chunk)` as a tuple, for a whitespace-free chunk of a text (memoized)."""
+    tokens = _CHUNK_TOKENS.get(chunk)
+    if tokens is None:
+        tokens = tuple(TOKEN_RE.findall(chunk))
+        if len(_CHUNK_TOKENS) >= _CHUNK_TOKENS_LIMIT:
+            _CHUNK_TOKENS.clear()
+        _CHUNK_TOKENS[chunk] = tokens
+    return tokens
 
 
 def fold(word: str) -> str:
@@ -168,10 +187,23 @@ _TRANSLIT: Final[tuple[tuple[str, str], ...]] = (
     ("c", "ц"), ("y", "ы"), ("w", "в"), ("x", "кс"), ("q", "к"), ("'", "ь"),
 )
 # fmt: on
-_TRANSLIT_RE: Final = re.compile("|".join(re.escape(lat) for lat, _ in _TRANSLIT))
 _TRANSLIT_MAP: Final = dict(_TRANSLIT)
+# Specified as one regex pass, `re.compile("|".join(map(re.escape, latin sequences)))`
+# with each match replaced by its Cyrillic; done in two C passes. The alternation tries
+# the sequences before the single letters at every position, and a single letter consumes
+# one character just as a failed sequence match advances by one, so replacing the
+# sequences first (same order, same positions) and then translating the letters left over
+# gives the same string: the replacements are Cyrillic, which the letter table leaves be.
+_TRANSLIT_SEQ_RE: Final = re.compile(
+    "|".join(re.escape(lat) for lat, _ in _TRANSLIT if len(lat) > 1)
+)
+_TRANSLIT_LETTERS: Final = str.maketrans({lat: cyr for lat, cyr in _TRANSLIT if len(lat) == 1})
+
+
+def _translit_seq(match: re.Match[str]) -> str:
+    return _TRANSLIT_MAP[match.group(0)]
 
 
 def transliterate(word: str) -> str:
     """Transliterate a folded Latin word into Cyrillic (a best guess, see `_TRANSLIT`)."""
-    return _TRANSLIT_RE.sub(lambda m: _TRANSLIT_MAP[m.group(0)], word)
+    return _TRANSLIT_SEQ_RE.sub(_translit_seq, word).translate(_TRANSLIT_LETTERS)

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from routing.contact import Contact
 from streams.ingest import DeadLetter, Normalizer, Reason
 from streams.ingest.identity import customer_key
-from streams.ingest.language import detect_language
+from streams.ingest.language import count_cyrillic, count_latin, detect_language
 from streams.ingest.normalize import _CONTACT_NS, _contact_id
 from tests.unit.conftest import NOW, VALID_PAYLOADS, envelope, raw
 
@@ -44,7 +44,6 @@ def test_contact_is_built_as_model_construct_builds_it(channel: str) -> None:
     assert later.received_at == contact.occurred_at and contact.received_at == NOW
 
 
-
 @pytest.mark.parametrize("channel", sorted(VALID_PAYLOADS))
 def test_event_time_stamp_equals_the_re_stamped_copy(channel: str) -> None:
     # The offline router once normalized with the clock and re-stamped with model_copy;
@@ -63,6 +62,7 @@ def test_event_time_stamp_equals_the_re_stamped_copy(channel: str) -> None:
     dead = Normalizer(lambda: NOW, event_time=True)(late)
     assert isinstance(dead, DeadLetter) and dead.reason is Reason.BAD_TIMESTAMP
     assert dead.received_at == NOW
+
 
 _CYRILLIC = re.compile(r"[А-Яа-яЁё]")
 _LATIN = re.compile(r"[A-Za-z]")
@@ -94,6 +94,18 @@ _letters = st.sampled_from(list("абвгдеёжзийклмнопрстуфх�
 @given(st.one_of(st.text(max_size=120), st.lists(_letters, max_size=120).map("".join)))
 def test_language_detection_equals_reference(text: str) -> None:
     assert detect_language(text) == _reference_language(text)
+
+
+def test_letter_counts_equal_the_regex_definitions_on_every_code_point() -> None:
+    every = "".join(chr(c) for c in range(0x110000) if not 0xD800 <= c < 0xE000)
+    not_cyrillic = re.compile(r"[^А-Яа-яЁё]+")
+    not_latin = re.compile(r"[^A-Za-z]+")
+    for i in range(0, len(every), 4096):
+        chunk = every[i : i + 4096]
+        assert count_cyrillic(chunk) == len(not_cyrillic.sub("", chunk))
+        assert count_latin(chunk) == len(not_latin.sub("", chunk))
+    for ch in "АЯаяЁёAZaz":
+        assert count_cyrillic(ch) + count_latin(ch) == 1
 
 
 def test_language_detection_reads_only_the_head() -> None:

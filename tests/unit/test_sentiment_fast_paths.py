@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -9,6 +11,7 @@ from hypothesis import strategies as st
 from routing.sentiment import default_analyzer
 from routing.sentiment.analyzer import _NOT_DIGITS, _PERSONAL_DATA_MIN_DIGITS, _REPEAT_WORD
 from routing.sentiment.cues import PERSONAL_DATA_RE, REPEAT_NUMBER_RE, ServiceCue
+from routing.sentiment.text import _TRANSLIT, transliterate
 
 # Digits, separators and the words of the repeat cue in odd cases (incl. characters that
 # IGNORECASE folds specially: dotless i, Kelvin sign), so both regexes match often.
@@ -72,3 +75,22 @@ def test_results_do_not_depend_on_cache_overflow(monkeypatch: pytest.MonkeyPatch
     small = Analyzer()
     assert [small.analyze(t, lang) for t in texts for lang in ("ru", "en")] == reference
     assert all(len(c) <= 7 for c in (*small._chunks.values(), *small._tokens.values()))
+
+
+# transliterate's specification: one alternation of the Latin sequences, in table order.
+_TRANSLIT_RE = re.compile("|".join(re.escape(lat) for lat, _ in _TRANSLIT))
+_TRANSLIT_MAP = dict(_TRANSLIT)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(
+    st.one_of(
+        st.text(max_size=20),
+        st.lists(st.sampled_from([lat for lat, _ in _TRANSLIT] + ["ё", "1", "-"]), max_size=12).map(
+            "".join
+        ),
+    )
+)
+def test_transliterate_equals_one_regex_pass(word: str) -> None:
+    expected = _TRANSLIT_RE.sub(lambda m: _TRANSLIT_MAP[m.group(0)], word)
+    assert transliterate(word) == expected
