@@ -247,6 +247,8 @@ class Pipeline:
         config = self.config()
         if config is not self._cfg:
             self._use(config)
+        if self._native and isinstance(value, CustomerMemory):
+            value = value.to_dict()
         return expires_at(value, self._dedup, self._history)
 
     def _use(self, config: RoutingConfig) -> None:
