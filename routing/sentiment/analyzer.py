@@ -120,6 +120,12 @@ _REPEAT_WORD: Final = re.compile(r"раз|time", re.IGNORECASE)
 _ELONGATED: Final = re.compile(r"(\w)\1{2,}")
 
 _EMPTY_INFO: Final[_Info] = (_PLAIN, 0.0, 0.0, "", "", False, 0, 0)
+# What stands for an @-mention or a link: a name or an address is not an evaluation
+# ("@BadBoy_Records", "t.co/sadXk2"), so its letters are never looked up. Transparent, so
+# a negation passes over it.
+_SKIP_INFO: Final[_Info] = (_SKIP, 0.0, 0.0, "", "", False, 0, 0)
+_SKIPPED_CHUNK: Final[tuple[_Info, ...]] = (_SKIP_INFO,)
+_HANDLE: Final = re.compile(r"@\w+")
 
 
 def _emoticon_info(token: str) -> _Info:
@@ -395,14 +401,27 @@ class Analyzer:
 
     def _chunk(self, chunk: str, language: str) -> tuple[_Info, ...]:
         """Tokens of one whitespace-separated chunk, cached per language."""
+        if "://" in chunk or chunk.startswith("www."):
+            return self._remember(chunk, _SKIPPED_CHUNK, language)
+        text = chunk
+        if "@" in chunk:
+            # The handle goes, punctuation after it stays ("@acme:" still ends a clause).
+            text = _HANDLE.sub(" ", chunk)
+            if not text.strip():
+                return self._remember(chunk, _SKIPPED_CHUNK, language)
         tokens = self._tokens[language]
         infos: list[_Info] = []
-        for token in chunk_tokens(chunk):
+        for token in chunk_tokens(chunk) if text is chunk else TOKEN_RE.findall(text):
             info = tokens.get(token)
             if info is None:
                 info = self._classify(token, language)
                 tokens[token] = info
             infos.append(info)
+        return self._remember(chunk, tuple(infos), language)
+
+    def _remember(self, chunk: str, result: tuple[_Info, ...], language: str) -> tuple[_Info, ...]:
+        """Cache the token entries of a chunk and return them."""
+        tokens = self._tokens[language]
         chunks = self._chunks[language]
         # Bound memory on adversarial input; the working set refills in a few hundred texts.
         # Each cache is dropped on its own: unique chunks (order numbers, links) fill the
@@ -412,7 +431,6 @@ class Analyzer:
             chunks.clear()
         if len(tokens) >= _CACHE_LIMIT:
             tokens.clear()
-        result = tuple(infos)
         chunks[chunk] = result
         return result
 

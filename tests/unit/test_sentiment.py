@@ -274,6 +274,39 @@ def test_language_other_detects_script() -> None:
     assert analyze("😡", "other").language == "en"
 
 
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        ("@sad_panda_help how do I change my delivery address?", "en"),
+        ("Opening hours are at https://example.com/worst/faq", "en"),
+        ("Details: www.example.com/hate", "en"),
+        ("@plohoy_bank подскажите, как поменять тариф", "ru"),
+    ],
+)
+def test_mentions_and_links_are_names_not_evaluations(text: str, language: str) -> None:
+    result = analyze(text, language)
+    assert result.label == "neutral", result.cues
+    assert result.cues == ()
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        ("@acme_support my router is broken again", "en"),
+        ("@acme: it doesn't work, see https://example.com/ticket", "en"),
+        ("@mts_support опять не работает интернет", "ru"),
+    ],
+)
+def test_text_around_mentions_and_links_still_counts(text: str, language: str) -> None:
+    assert _neg(text, language), text
+
+
+def test_punctuation_after_a_mention_still_ends_the_negation() -> None:
+    # "not" must not reach "happy" over the clause break that follows the handle.
+    with_handle = analyze("not @acme, happy now", "en")
+    assert with_handle.label == "positive", with_handle.cues
+
+
 def test_long_text_keeps_at_most_a_bounded_number_of_cues() -> None:
     result = analyze("ужасно плохо " * 500, "ru")
     assert result.label == "negative"
