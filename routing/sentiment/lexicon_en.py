@@ -83,7 +83,7 @@ WORDS: Final[dict[str, float]] = {
         -1.0,
         """
         cancelled canceled delayed delay delays late missing lost stuck waiting
-        hold charged fee fees glitch bug error errors issue issues problem problems
+        glitch bug error errors issue issues problem problems
         slow slowly confusing confused unclear complicated hassle mess messed
         disconnect dropped drops postponed expensive overpriced pricey tired meh
         sigh boring bored lonely worried worry nervous anxious scared afraid
@@ -91,6 +91,12 @@ WORDS: Final[dict[str, float]] = {
         """,
     ),
     **_block(1.4, "helpful quick quickly fast smooth resolved fixed sorted thx ty tysm"),
+    # The words of routine service requests, neutral by themselves: "please block my
+    # card", "cancel my order", "what is the fee", "hold my parcel", "will I be charged".
+    # VADER rates some of them from their general senses ("charged" with a crime, "block"
+    # an opponent); the complaint senses live in phrases (IDIOMS: "on hold", "charged
+    # twice", "hidden fees") and in the churn cues ("cancel my account").
+    **_block(0.0, "hold fee fees charge charged cancel block"),
 }
 
 # Negated, these are service failures ("doesn't work", "never arrived", "no signal").
@@ -175,6 +181,16 @@ IDIOMS: Final[dict[str, float]] = {
     "well done": 2.4,
     "hung up": -1.8,
     "on hold": -1.2,
+    "charged twice": -1.8,
+    "charged me twice": -1.8,
+    "double charged": -1.8,
+    "hidden fees": -1.8,
+    "hidden fee": -1.8,
+    "hidden charges": -1.8,
+    # "issue" the verb of a service request, not the noun of a problem report.
+    "issue a": 0.0,
+    "issue me": 0.0,
+    "issue the": 0.0,
     "still waiting": -1.8,
     "still not": -1.2,
     "waste of time": -2.4,

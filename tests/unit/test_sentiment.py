@@ -275,6 +275,39 @@ def test_language_other_detects_script() -> None:
 
 
 @pytest.mark.parametrize(
+    "text",
+    [
+        "Could you hold my parcel at the depot until Friday?",
+        "What is the fee for a replacement card?",
+        "Are there any fees for paying by card abroad?",
+        "Will I be charged for delivery?",
+        "Can you issue a new card to my home address",
+        "Please block my card",
+        "How do I cancel my order",
+    ],
+)
+def test_routine_service_requests_are_not_complaints(text: str) -> None:
+    result = analyze(text, "en")
+    assert result.label != "negative", result.cues
+    assert not any(cue.startswith("neg:") for cue in result.cues), result.cues
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I have been on hold for an hour",
+        "You charged me twice for one order",
+        "I was double charged",
+        "Nobody told me about the hidden fees",
+        "I have an issue with my bill",
+        "Ridiculous fees again",
+    ],
+)
+def test_complaint_senses_of_service_words_stay_negative(text: str) -> None:
+    assert _neg(text, "en"), text
+
+
+@pytest.mark.parametrize(
     ("text", "language"),
     [
         ("@sad_panda_help how do I change my delivery address?", "en"),
