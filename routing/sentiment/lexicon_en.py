@@ -206,6 +206,19 @@ IDIOMS: Final[dict[str, float]] = {
     "look forward": 2.0,
     "looking forward": 2.0,
     "happy birthday": 2.4,
+    # Politeness formulas of a request: the apology is a courtesy, not a grievance.
+    "sorry to bother": 0.0,
+    "sorry for bothering": 0.0,
+    "sorry to trouble": 0.0,
+    "sorry for the trouble": 0.0,
+    "sorry for the late reply": 0.0,
+    "sorry for the late response": 0.0,
+    "sorry for the delay": 0.0,
+    "hate to bother": 0.0,
+    # A missed call is an event to ask about ("I missed a call from this number").
+    "missed call": 0.0,
+    "missed a call": 0.0,
+    "missed your call": 0.0,
     "rest in peace": -1.6,
 }
 

@@ -284,6 +284,9 @@ def test_language_other_detects_script() -> None:
         "Can you issue a new card to my home address",
         "Please block my card",
         "How do I cancel my order",
+        "Sorry to bother you, how do I reset my password?",
+        "Sorry for the late reply, here is my order number",
+        "Hi, I missed a call from this number, who was it?",
     ],
 )
 def test_routine_service_requests_are_not_complaints(text: str) -> None:
@@ -301,6 +304,8 @@ def test_routine_service_requests_are_not_complaints(text: str) -> None:
         "Nobody told me about the hidden fees",
         "I have an issue with my bill",
         "Ridiculous fees again",
+        "Sorry, but the app still crashes",
+        "I missed the delivery because your courier came two hours late",
     ],
 )
 def test_complaint_senses_of_service_words_stay_negative(text: str) -> None:
