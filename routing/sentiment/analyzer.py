@@ -628,10 +628,14 @@ class Analyzer:
                 if scope:
                     scope = 0
                     bare += 1
-            elif kind == 6:  # _EXCL
-                excl += val
-            elif kind == 7:  # _QUEST
-                if val > quest:
+            elif kind == 6 or kind == 7:  # _EXCL, _QUEST: the sentence ends, and negation
+                # with it: "No!!! It is broken" must not read as "not broken".
+                if scope:
+                    scope = 0
+                    bare += 1
+                if kind == 6:
+                    excl += val
+                elif val > quest:
                     quest = val
             elif kind == 8:  # _OPEN
                 paren += 1

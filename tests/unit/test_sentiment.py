@@ -98,6 +98,21 @@ def test_negation_scope_ends_at_clause_punctuation() -> None:
     assert "pos:great" in with_break.cues
 
 
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        ("No!!! Broken again", "en"),
+        ("Did they refund me? No! Useless support", "en"),
+        ("Помогли? Нет! Ужасно", "ru"),
+        ("Вернули деньги? Нет!!! Плохо работаете", "ru"),
+    ],
+)
+def test_negation_scope_ends_with_the_sentence(text: str, language: str) -> None:
+    result = analyze(text, language)
+    assert result.label == "negative", result.cues
+    assert not any(cue.startswith("not:") for cue in result.cues), result.cues
+
+
 def test_negation_passes_over_modal_verbs() -> None:
     assert "not:дозвониться" in analyze("не могу дозвониться", "ru").cues
 
