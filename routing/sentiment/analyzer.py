@@ -99,6 +99,9 @@ _BOOST_STEP: Final = 0.293  # VADER's booster increment
 _CAPS: Final = 1.5
 _EXCL_STEP: Final = 0.292
 _ALPHA: Final = 15.0  # VADER's normalisation constant for the compound score
+# Negative words rated within one step of neutral on the -4..+4 scale count only in a text
+# that holds other negative evidence.
+_WEAK: Final = -1.0
 # Sum of negated expectations counted at most: about one and a half failures' worth, so
 # problem reports stay below the "strong emotion" scores that send contacts to seniors.
 _FAIL_CAP: Final = -2.4
@@ -516,6 +519,7 @@ class Analyzer:
         boost = 0.0
         boost_left = 0
         bare = 0
+        weak = 0.0
         excl = 0.0
         quest = 0.0
         paren = 0
@@ -582,6 +586,12 @@ class Analyzer:
                         continue
                 else:
                     v = val
+                    if _WEAK < v < 0.0 and not boost_left and not caps:
+                        # Within one step of neutral on the -4..4 scale ("sorry", "miss",
+                        # "hard"): alone it does not make a text negative; see `weak` below.
+                        weak += v * weight
+                        cues.append(cue)
+                        continue
                 if not v:
                     continue
                 if boost_left:
@@ -623,6 +633,7 @@ class Analyzer:
             elif kind == 4:  # _CONTRAST
                 pos *= 0.5
                 neg *= 0.5
+                weak *= 0.5
                 weight = 1.5
                 irrealis = False
                 if scope:
@@ -665,6 +676,20 @@ class Analyzer:
             neg -= pos * 0.5
             pos = 0.0
             cues.append("sarcasm")
+        strong = svc & _STRONG_MASK
+        # Weak negative words count once they add up to one scale step, or beside other
+        # negative evidence: "sorry, which form do I need?" is a request, "sorry, the app
+        # crashed again" a complaint.
+        if weak and (
+            weak <= _WEAK
+            or neg
+            or fail
+            or bare
+            or paren > 0
+            or quest >= 2.0
+            or _CUE_SUMS[strong] < 0
+        ):
+            neg += weak
         total = pos + neg * self._neg_weight + max(fail, _FAIL_CAP)
         if bare:
             total += bare * self._bare_negation
@@ -673,7 +698,6 @@ class Analyzer:
             # Unclosed "(" is the Russian frown: "опять не работает("
             total -= 1.2 * min(paren, 3)
             cues.append("emoticon:(")
-        strong = svc & _STRONG_MASK
         if strong:
             total += _CUE_SUMS[strong]
             cues.extend(_CUE_NAMES[strong])

@@ -113,6 +113,41 @@ def test_negation_scope_ends_with_the_sentence(text: str, language: str) -> None
     assert not any(cue.startswith("not:") for cue in result.cues), result.cues
 
 
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        ("Sorry, which form do I need for a transfer?", "en"),
+        ("I miss the branch that used to be on Main Street, where is the nearest one?", "en"),
+        ("Подскажите, сколько ждать курьера", "ru"),
+        ("Какая у меня задолженность за май?", "ru"),
+    ],
+)
+def test_one_weak_negative_word_alone_is_not_a_complaint(text: str, language: str) -> None:
+    result = analyze(text, language)
+    assert result.label != "negative", result.cues
+    assert any(cue.startswith("neg:") for cue in result.cues)  # seen, and reported
+
+
+@pytest.mark.parametrize(
+    ("weak", "plain", "language"),
+    [
+        ("Sorry, the app crashed", "the app crashed", "en"),
+        ("Старый роутер, интернет ужасный", "роутер, интернет ужасный", "ru"),
+    ],
+)
+def test_weak_negative_words_add_to_other_negative_evidence(
+    weak: str, plain: str, language: str
+) -> None:
+    assert analyze(weak, language).score < analyze(plain, language).score < 0
+
+
+@pytest.mark.parametrize(
+    ("text", "language"), [("Sorry, this is hard and weird", "en"), ("Сложно и непонятно", "ru")]
+)
+def test_weak_negative_words_accumulate(text: str, language: str) -> None:
+    assert _neg(text, language), text
+
+
 def test_negation_passes_over_modal_verbs() -> None:
     assert "not:дозвониться" in analyze("не могу дозвониться", "ru").cues
 
