@@ -148,6 +148,28 @@ def test_weak_negative_words_accumulate(text: str, language: str) -> None:
     assert _neg(text, language), text
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "No need to call back, it works now",
+        "You don't have to reply to this message",
+        "Don't get me wrong, the new tariff is fine",
+        "I can't believe it is already my renewal date",
+        "I can't get enough of the new app",
+    ],
+)
+def test_fixed_negative_expressions_deny_no_expectation(text: str) -> None:
+    result = analyze(text, "en")
+    assert result.label != "negative", result.cues
+    assert not any(cue.startswith("not:") for cue in result.cues), result.cues
+
+
+def test_fixed_negative_expressions_leave_the_rest_of_the_text_alone() -> None:
+    assert _neg("Don't get me wrong, your support is useless", "en")
+    assert _neg("I can't believe you charged me twice", "en")
+    assert _neg("I shouldn't have to call five times", "en")
+
+
 def test_negation_passes_over_modal_verbs() -> None:
     assert "not:дозвониться" in analyze("не могу дозвониться", "ru").cues
 
