@@ -97,6 +97,10 @@ WORDS: Final[dict[str, float]] = {
     # an opponent); the complaint senses live in phrases (IDIOMS: "on hold", "charged
     # twice", "hidden fees") and in the churn cues ("cancel my account").
     **_block(0.0, "hold fee fees charge charged cancel block"),
+    # "like" is mostly a preposition or a hedge ("looks like my order is lost", "waiting
+    # like 3 hours"); the verb of liking is kept in IDIOMS ("i like") and, negated, in
+    # EXPECTATIONS ("don't like").
+    "like": 0.0,
 }
 
 # Negated, these are service failures ("doesn't work", "never arrived", "no signal").
@@ -113,6 +117,7 @@ EXPECTATIONS: Final[dict[str, float]] = {
         """,
     ),
     **_block(-1.6, "signal service response reply internet wifi connection refund update"),
+    "like": -1.1,  # VADER's 1.5 for "like", negated as VADER negates
 }
 
 NEGATORS: Final[frozenset[str]] = _words(
@@ -200,6 +205,9 @@ IDIOMS: Final[dict[str, float]] = {
     "kind of": 0.0,
     "sort of": 0.0,
     "thank you": 2.0,
+    "i like": 1.5,
+    "we like": 1.5,
+    "really like": 1.5,
     "well done": 2.4,
     "hung up": -1.8,
     "on hold": -1.2,

@@ -170,6 +170,24 @@ def test_fixed_negative_expressions_leave_the_rest_of_the_text_alone() -> None:
     assert _neg("I shouldn't have to call five times", "en")
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "It looks like my order is lost",
+        "Waiting like 3 hours for a reply",
+        "I don't like the new app",
+    ],
+)
+def test_like_as_a_preposition_does_not_cancel_a_complaint(text: str) -> None:
+    assert _neg(text, "en"), text
+
+
+def test_like_as_the_verb_of_liking_is_praise() -> None:
+    assert analyze("I like the new app", "en").label == "positive"
+    assert analyze("I really like the new app", "en").label == "positive"
+    assert analyze("I would like to change my plan", "en").label == "neutral"
+
+
 def test_negation_passes_over_modal_verbs() -> None:
     assert "not:дозвониться" in analyze("не могу дозвониться", "ru").cues
 
