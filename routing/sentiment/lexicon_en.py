@@ -101,6 +101,11 @@ WORDS: Final[dict[str, float]] = {
     # like 3 hours"); the verb of liking is kept in IDIOMS ("i like") and, negated, in
     # EXPECTATIONS ("don't like").
     "like": 0.0,
+    # The speech-act words of a request rate as good things in isolation (VADER: "help"
+    # 1.7, "please" 1.3, "hope" 1.9), but "please help, my internet is down" praises
+    # nothing. Praise has its own forms ("helpful", "you helped"); "didn't help" is still
+    # a failure (EXPECTATIONS); "hope" opens a wish (IRREALIS).
+    **_block(0.0, "please pls plz help hope"),
 }
 
 # Negated, these are service failures ("doesn't work", "never arrived", "no signal").
@@ -143,7 +148,9 @@ BOOSTERS: Final[frozenset[str]] = _words(
 
 # Open a hypothetical clause: praise in it is wished for, not given ("it would be nice
 # if someone answered"). Irrealis blocking after Taboada et al. (2011), SO-CAL.
-IRREALIS: Final[frozenset[str]] = _words("would could should might if wish unless hopefully")
+IRREALIS: Final[frozenset[str]] = _words(
+    "would could should might if wish unless hopefully hope hoping"
+)
 
 # Never chosen as the anchor of a multi-word cue phrase: too frequent.
 FUNCTION_WORDS: Final[frozenset[str]] = _words(

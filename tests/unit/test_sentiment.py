@@ -188,6 +188,26 @@ def test_like_as_the_verb_of_liking_is_praise() -> None:
     assert analyze("I would like to change my plan", "en").label == "neutral"
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Please help, my card was stolen",
+        "I need help with my bill, I was charged twice",
+        "I hope this gets fixed soon, the app keeps crashing",
+    ],
+)
+def test_request_words_do_not_offset_a_complaint(text: str) -> None:
+    result = analyze(text, "en")
+    assert result.label == "negative", result.cues
+    assert not any(cue.startswith("pos:") for cue in result.cues), result.cues
+
+
+def test_request_words_are_not_praise_but_failures_of_help_are_failures() -> None:
+    assert analyze("Please call me back", "en").label == "neutral"
+    assert analyze("I hope the new router will be great", "en").label == "neutral"
+    assert _neg("It didn't help at all", "en")
+
+
 def test_negation_passes_over_modal_verbs() -> None:
     assert "not:дозвониться" in analyze("не могу дозвониться", "ru").cues
 
