@@ -99,8 +99,8 @@ _BOOST_STEP: Final = 0.293  # VADER's booster increment
 _CAPS: Final = 1.5
 _EXCL_STEP: Final = 0.292
 _ALPHA: Final = 15.0  # VADER's normalisation constant for the compound score
-# Negative words rated within one step of neutral on the -4..+4 scale count only in a text
-# that holds other negative evidence.
+# Words rated within one step of neutral on the -4..+4 scale count only beside other
+# evidence of their polarity, or once they add up to one step.
 _WEAK: Final = -1.0
 # Sum of negated expectations counted at most: about one and a half failures' worth, so
 # problem reports stay below the "strong emotion" scores that send contacts to seniors.
@@ -520,6 +520,7 @@ class Analyzer:
         boost_left = 0
         bare = 0
         weak = 0.0
+        weak_pos = 0.0
         excl = 0.0
         quest = 0.0
         paren = 0
@@ -586,10 +587,15 @@ class Analyzer:
                         continue
                 else:
                     v = val
-                    if _WEAK < v < 0.0 and not boost_left and not caps:
+                    if v and _WEAK < v < -_WEAK and not boost_left and not caps:
                         # Within one step of neutral on the -4..4 scale ("sorry", "miss",
-                        # "hard"): alone it does not make a text negative; see `weak` below.
-                        weak += v * weight
+                        # "okay", "want"): set apart, see `weak` below.
+                        if v < 0.0:
+                            weak += v * weight
+                        elif irrealis:
+                            continue
+                        else:
+                            weak_pos += v * weight
                         cues.append(cue)
                         continue
                 if not v:
@@ -634,6 +640,7 @@ class Analyzer:
                 pos *= 0.5
                 neg *= 0.5
                 weak *= 0.5
+                weak_pos *= 0.5
                 weight = 1.5
                 irrealis = False
                 if scope:
@@ -677,9 +684,9 @@ class Analyzer:
             pos = 0.0
             cues.append("sarcasm")
         strong = svc & _STRONG_MASK
-        # Weak negative words count once they add up to one scale step, or beside other
-        # negative evidence: "sorry, which form do I need?" is a request, "sorry, the app
-        # crashed again" a complaint.
+        # Weak words count once they add up to one scale step, or beside other evidence of
+        # their polarity: "sorry, which form do I need?" is a request, "sorry, the app
+        # crashed again" a complaint; "okay" does not soften "okay, the router is broken".
         if weak and (
             weak <= _WEAK
             or neg
@@ -690,6 +697,8 @@ class Analyzer:
             or _CUE_SUMS[strong] < 0
         ):
             neg += weak
+        if weak_pos and (pos or weak_pos >= -_WEAK):
+            pos += weak_pos
         total = pos + neg * self._neg_weight + max(fail, _FAIL_CAP)
         if bare:
             total += bare * self._bare_negation

@@ -142,6 +142,21 @@ def test_weak_negative_words_add_to_other_negative_evidence(
 
 
 @pytest.mark.parametrize(
+    ("weak", "plain"),
+    [
+        ("Okay, the router is broken", "the router is broken"),
+        ("I want my money back, your app crashed", "my money back, your app crashed"),
+    ],
+)
+def test_a_weak_positive_word_does_not_soften_a_complaint(weak: str, plain: str) -> None:
+    assert analyze(weak, "en").score == analyze(plain, "en").score < 0
+
+
+def test_weak_positive_words_add_to_other_praise() -> None:
+    assert analyze("Okay, great service", "en").score > analyze("great service", "en").score
+
+
+@pytest.mark.parametrize(
     ("text", "language"), [("Sorry, this is hard and weird", "en"), ("Сложно и непонятно", "ru")]
 )
 def test_weak_negative_words_accumulate(text: str, language: str) -> None:
