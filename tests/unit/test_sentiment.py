@@ -223,6 +223,26 @@ def test_request_words_are_not_praise_but_failures_of_help_are_failures() -> Non
     assert _neg("It didn't help at all", "en")
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I called customer care yesterday about my contract",
+        "Is this the customer support line for business accounts?",
+        "What kind of card do I need to pay abroad?",
+        "Please make sure the courier calls first",
+    ],
+)
+def test_department_names_and_nouns_are_not_praise(text: str) -> None:
+    result = analyze(text, "en")
+    assert result.label == "neutral", result.cues
+    assert not any(cue.startswith("pos:") for cue in result.cues), result.cues
+
+
+def test_a_department_name_does_not_soften_a_complaint() -> None:
+    with_name = analyze("Customer care hung up on me", "en")
+    assert with_name.score == analyze("They hung up on me", "en").score < 0
+
+
 def test_negation_passes_over_modal_verbs() -> None:
     assert "not:дозвониться" in analyze("не могу дозвониться", "ru").cues
 
