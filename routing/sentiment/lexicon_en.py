@@ -106,6 +106,8 @@ WORDS: Final[dict[str, float]] = {
     # nothing. Praise has its own forms ("helpful", "you helped"); "didn't help" is still
     # a failure (EXPECTATIONS); "hope" opens a wish (IRREALIS).
     **_block(0.0, "please pls plz help hope"),
+    # Answers and acknowledgements, not approval: "Yes, it is still broken", "ok, when?".
+    **_block(0.0, "yes yeah yep ok okay"),
 }
 
 # Negated, these are service failures ("doesn't work", "never arrived", "no signal").

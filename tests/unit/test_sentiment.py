@@ -153,7 +153,8 @@ def test_a_weak_positive_word_does_not_soften_a_complaint(weak: str, plain: str)
 
 
 def test_weak_positive_words_add_to_other_praise() -> None:
-    assert analyze("Okay, great service", "en").score > analyze("great service", "en").score
+    fine = analyze("The price is fine and the service great", "en").score
+    assert fine > analyze("The price and the service great", "en").score > 0
 
 
 @pytest.mark.parametrize(
@@ -241,6 +242,14 @@ def test_department_names_and_nouns_are_not_praise(text: str) -> None:
 def test_a_department_name_does_not_soften_a_complaint() -> None:
     with_name = analyze("Customer care hung up on me", "en")
     assert with_name.score == analyze("They hung up on me", "en").score < 0
+
+
+def test_answers_and_acknowledgements_are_not_approval() -> None:
+    assert (
+        analyze("Yes, it is still broken", "en").score == analyze("It is still broken", "en").score
+    )
+    assert analyze("Ok, when will the technician come?", "en").label == "neutral"
+    assert analyze("Yeah right, fixed", "en").label == "negative"  # sarcasm stays
 
 
 def test_negation_passes_over_modal_verbs() -> None:
