@@ -289,4 +289,11 @@ SARCASM: Final[dict[str, float]] = {
     "so much for": -1.2,
     "as usual": -1.2,
     "what a surprise": -0.8,
+    # "I love how my internet drops every hour": the praise verb frames what follows, and
+    # the sentiment is that of the rest ("love how fast it was" stays praise).
+    "love how": 0.0,
+    "love it when": 0.0,
+    "love when": 0.0,
+    "loving how": 0.0,
+    "love the fact": 0.0,
 }

@@ -252,6 +252,13 @@ def test_answers_and_acknowledgements_are_not_approval() -> None:
     assert analyze("Yeah right, fixed", "en").label == "negative"  # sarcasm stays
 
 
+def test_love_how_frames_the_rest_of_the_sentence() -> None:
+    assert _neg("I love how my internet drops every hour", "en")
+    assert _neg("Love it when the app crashes, great job", "en")
+    assert analyze("I love how fast the delivery was", "en").label == "positive"
+    assert analyze("I love this app", "en").label == "positive"
+
+
 def test_negation_passes_over_modal_verbs() -> None:
     assert "not:дозвониться" in analyze("не могу дозвониться", "ru").cues
 
