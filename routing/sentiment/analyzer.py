@@ -587,7 +587,7 @@ class Analyzer:
                         continue
                 else:
                     v = val
-                    if v and _WEAK < v < -_WEAK and not boost_left and not caps:
+                    if v and -1.0 < v < 1.0 and not boost_left and not caps:  # |v| < -_WEAK
                         # Within one step of neutral on the -4..4 scale ("sorry", "miss",
                         # "okay", "want"): set apart, see `weak` below.
                         if v < 0.0:
