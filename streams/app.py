@@ -21,7 +21,7 @@ from routing.waves import LoadState, StateChange, WaveDetector
 from streams import codecs
 from streams.agents import install_agents, install_load
 from streams.config_source import CONFIG_KEY, DEFAULT_CONFIG, ActiveConfig, ConfigSource
-from streams.embedded_fixes import SeekFirstTableManager, apply_embedded_fixes, with_fetch_max_wait
+from streams.embedded_fixes import SeekFirstTableManager, apply_embedded_fixes, install_consumer
 from streams.ingest import Normalizer
 from streams.kafka import client_options
 from streams.load import Cached, TickAggregator, TickCounter, load_state
@@ -118,8 +118,16 @@ def create_app(
     # ~45 us per contact on the hot path; see streams/sensor.py).
     lag_monitor = LagMonitor(metrics)
     app.monitor = lag_monitor
-    if settings.fetch_max_wait_ms is not None:
-        with_fetch_max_wait(app, settings.fetch_max_wait_ms)  # before the first topic
+    # Before the first topic: the guard against committing offsets faust skipped, and the
+    # fetch max wait (see GuardedConsumer).
+    for topic in (topics.raw, topics.normalized, topics.load_ticks):
+        for outcome in ("refetched", "confirmed"):
+            metrics.offset_gaps.labels(topic, outcome)  # series start at 0: first one counts
+    install_consumer(
+        app,
+        fetch_max_wait_ms=settings.fetch_max_wait_ms,
+        on_gap=lambda outcome, topic, *_: metrics.offset_gaps.labels(topic, outcome).inc(),
+    )
     if settings.embedded:
         apply_embedded_fixes(app, settings)  # before the first table: see the README
     else:

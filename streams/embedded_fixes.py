@@ -1,11 +1,11 @@
-"""Workarounds applied only when the broker is the embedded Tansu (settings.embedded)."""
+"""Workarounds for faust 0.15.3 (any broker) and for the embedded Tansu broker."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any, cast
 
 import aiokafka
@@ -13,9 +13,10 @@ import faust
 from faust.tables.manager import TableManager
 from faust.tables.recovery import Recovery
 from faust.transport.drivers import aiokafka as faust_aiokafka
-from faust.types import TP
+from faust.types import TP, Message
 
 from streams.kafka import client_options
+from streams.offset_guard import ContiguityGuard, Verdict
 from streams.settings import Settings
 
 __all__ = [
@@ -24,8 +25,8 @@ __all__ = [
     "SeekFirstRecovery",
     "SeekFirstTableManager",
     "apply_embedded_fixes",
+    "install_consumer",
     "true_end_offsets",
-    "with_fetch_max_wait",
 ]
 
 log = logging.getLogger(__name__)
@@ -217,10 +218,113 @@ class EmbeddedTableManager(TableManager):
         return self._recovery
 
 
-def with_fetch_max_wait(app: faust.App, max_wait_ms: int) -> None:
-    """Make `app`'s worker consumer fetch with `max_wait_ms` instead of faust's 1,500 ms.
+#: Called with (outcome, topic, partition, expected offset, offset) when the guard acts:
+#: outcome "refetched" (skipped offsets, re-read) or "confirmed" (a real hole in the log).
+OffsetGapHook = Callable[[str, str, int, int, int], None]
 
-    The embedded broker answers a fetch only when its max wait expires, even if records
+
+class _GuardedConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
+    fetch_max_wait_ms: int | None = None
+
+    def _create_worker_consumer(self, transport: Any) -> aiokafka.AIOKafkaConsumer:
+        consumer = super()._create_worker_consumer(transport)
+        if self.fetch_max_wait_ms is not None:
+            # Read by AIOKafkaConsumer.start() to build its fetcher; faust has no option.
+            consumer._fetch_max_wait_ms = self.fetch_max_wait_ms
+        return consumer
+
+
+class GuardedConsumer(faust_aiokafka.Consumer):
+    """faust's aiokafka consumer that re-reads skipped offsets instead of committing past them.
+
+    faust delivers fetched records through `getmany`; when a record's offset is past the
+    one after the last delivered, its `_drain_messages` registers the offsets in between
+    as done. faust 0.15.3 drops already fetched records in several rebalance paths (a
+    generation change or a flow stop mid-batch, a paused partition) while the client's
+    fetch position has moved past them, so the next fetch starts after them and they are
+    committed unread: contacts neither routed nor dead-lettered. A `ContiguityGuard`
+    holds such a record back and seeks the partition to the first missing offset; only a
+    jump that the re-read confirms (transaction markers, compaction) is delivered as is.
+    Changelog partitions are left to faust's recovery.
+    """
+
+    #: Set by `install_consumer` on a per-app subclass.
+    on_gap: OffsetGapHook | None = None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._guard: ContiguityGuard[TP] = ContiguityGuard()
+
+    async def getmany(self, timeout: float) -> AsyncIterator[tuple[TP, Message]]:
+        """Fetched records, without any that follow offsets this consumer never delivered."""
+        guard = self._guard
+        guard.begin_batch()
+        async for tp, message in super().getmany(timeout):
+            if self._is_changelog_tp(tp):
+                yield tp, message
+                continue
+            expected = guard.expected.get(tp, -1)
+            verdict = guard.check(tp, message.offset)
+            if verdict is Verdict.DELIVER:
+                yield tp, message
+            elif verdict is Verdict.CONFIRMED:
+                self._report("confirmed", tp, expected, message.offset)
+                yield tp, message
+            elif verdict is Verdict.REFETCH:
+                self._report("refetched", tp, expected, message.offset)
+                # Move the fetch position only: faust's read offset stays at the last
+                # record it delivered, so the re-read records are contiguous to it.
+                await self._seek(tp, expected)
+
+    def _report(self, outcome: str, tp: TP, expected: int, offset: int) -> None:
+        if outcome == "refetched":
+            log.warning(
+                "%s[%d]: fetched offset %d but %d was never delivered; re-reading from %d",
+                tp.topic, tp.partition, offset, expected, expected,
+            )  # fmt: skip
+        else:
+            log.info(
+                "%s[%d]: offsets %d..%d are not in the log (re-read confirmed)",
+                tp.topic, tp.partition, expected, offset - 1,
+            )  # fmt: skip
+        if self.on_gap is not None:
+            self.on_gap(outcome, tp.topic, tp.partition, expected, offset)
+
+    async def seek(self, partition: TP, offset: int) -> None:
+        """Seek, and expect `offset` next."""
+        await super().seek(partition, offset)
+        self._guard.reset(partition, offset)
+
+    async def seek_wait(self, partitions: Mapping[TP, int]) -> None:
+        """Seek and wait, and expect each partition's offset next."""
+        await super().seek_wait(partitions)
+        for tp, offset in partitions.items():
+            self._guard.reset(tp, offset)
+
+    async def perform_seek(self) -> None:
+        """Seek to the committed offsets, and expect them next."""
+        await super().perform_seek()
+        for tp, offset in list(self._read_offset.items()):
+            self._guard.reset(tp, offset)
+
+    async def on_partitions_revoked(self, revoked: set[TP]) -> None:
+        """Forget the revoked partitions' positions."""
+        self._guard.forget(revoked)
+        await super().on_partitions_revoked(revoked)
+
+    def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
+        return self.ConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+    ConsumerThread: type[_GuardedConsumerThread] = _GuardedConsumerThread
+
+
+def install_consumer(
+    app: faust.App, *, fetch_max_wait_ms: int | None = None, on_gap: OffsetGapHook | None = None
+) -> None:
+    """Make `app`'s worker consumer a `GuardedConsumer`, fetching with `fetch_max_wait_ms`.
+
+    `fetch_max_wait_ms` replaces faust's hard-coded 1,500 ms (None keeps it). The
+    embedded broker answers a fetch only when its max wait expires, even if records
     arrived meanwhile (Kafka answers as soon as there is data): with faust's value each
     stage adds 0-1.5 s per contact. Call before the first topic is declared (faust builds
     its transport then).
@@ -229,23 +333,14 @@ def with_fetch_max_wait(app: faust.App, max_wait_ms: int) -> None:
         RuntimeError: a topic was declared already.
     """
     if app._transport is not None:
-        raise RuntimeError("with_fetch_max_wait must run before the first topic is declared")
-
-    class ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
-        def _create_worker_consumer(self, transport: Any) -> aiokafka.AIOKafkaConsumer:
-            consumer = super()._create_worker_consumer(transport)
-            # Read by AIOKafkaConsumer.start() to build its fetcher; faust has no option.
-            consumer._fetch_max_wait_ms = max_wait_ms
-            return consumer
-
-    class WaitConsumer(faust_aiokafka.Consumer):
-        def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
-            return ConsumerThread(self, loop=self.loop, beacon=self.beacon)
-
-    class Transport(faust_aiokafka.Transport):
-        Consumer = WaitConsumer
-
-    app.transport = Transport(app.conf.broker_consumer, app)
+        raise RuntimeError("install_consumer must run before the first topic is declared")
+    thread = type(
+        "ConsumerThread", (_GuardedConsumerThread,), {"fetch_max_wait_ms": fetch_max_wait_ms}
+    )
+    hook = staticmethod(on_gap) if on_gap is not None else None
+    consumer = type("Consumer", (GuardedConsumer,), {"ConsumerThread": thread, "on_gap": hook})
+    transport = type("Transport", (faust_aiokafka.Transport,), {"Consumer": consumer})
+    app.transport = transport(app.conf.broker_consumer, app)
 
 
 def apply_embedded_fixes(app: faust.App, settings: Settings) -> None:

@@ -53,6 +53,7 @@ class Metrics:
     memory_customers: Gauge
     memory_expired: Counter
     memory_sweeps: Counter
+    offset_gaps: Counter
     queue_in_flight: Gauge
     queue_limit: Gauge
 
@@ -222,6 +223,14 @@ class Metrics:
             memory_sweeps=Counter(
                 "wavebreak_memory_sweeps",
                 "Completed sweeps of the customer-memory table (WAVEBREAK_MEMORY_SWEEP_SECONDS).",
+                registry=reg,
+            ),
+            offset_gaps=Counter(
+                "wavebreak_offset_gaps",
+                "Jumps in a partition's offsets seen by the worker consumer, by topic and "
+                "outcome: 'refetched' (records were skipped and read again; a faust "
+                "rebalance race was caught) or 'confirmed' (a real hole in the log).",
+                ["topic", "outcome"],
                 registry=reg,
             ),
             queue_in_flight=Gauge(

@@ -1,4 +1,4 @@
-"""Worker consumer wiring: the health check before the consumer starts, the fetch max wait."""
+"""Worker consumer wiring: the health check before it starts, the offset guard, the fetch wait."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import faust
 import pytest
 
 from streams.app import _assigned
-from streams.embedded_fixes import with_fetch_max_wait
+from streams.embedded_fixes import GuardedConsumer, install_consumer
 
 
 def test_a_consumer_not_started_yet_reads_as_not_assigned() -> None:
@@ -25,11 +25,15 @@ def test_a_consumer_not_started_yet_reads_as_not_assigned() -> None:
         loop.close()
 
 
-def test_fetch_max_wait_reaches_the_worker_consumer() -> None:
+def test_the_worker_consumer_is_guarded_and_fetches_with_the_max_wait() -> None:
     loop = asyncio.new_event_loop()
     app = faust.App("fetch-wait-test", broker="kafka://127.0.0.1:1", loop=loop)
+    gaps: list[tuple[str, str, int, int, int]] = []
     try:
-        with_fetch_max_wait(app, 50)
+        install_consumer(app, fetch_max_wait_ms=50, on_gap=lambda *a: gaps.append(a))
+        assert isinstance(app.consumer, GuardedConsumer)
+        app.consumer.on_gap("refetched", "t", 0, 1, 5)  # type: ignore[misc]
+        assert gaps == [("refetched", "t", 0, 1, 5)]
         thread = app.consumer._thread
 
         async def fetch_wait() -> int:  # aiokafka builds its consumers inside a loop only
@@ -40,7 +44,7 @@ def test_fetch_max_wait_reaches_the_worker_consumer() -> None:
         assert loop.run_until_complete(fetch_wait()) == 50
         app.topic("declared-after")  # the transport stays the one set above
         with pytest.raises(RuntimeError, match="before the first topic"):
-            with_fetch_max_wait(app, 100)
+            install_consumer(app, fetch_max_wait_ms=100)
     finally:
         app.consumer._thread.thread_loop.close()
         loop.close()
