@@ -160,11 +160,13 @@ class OfflineRouter:
 
     def process(self, raw: bytes, line: int = 0) -> OfflineResult:
         """Route one raw envelope."""
-        result = self.pipeline.normalizer(raw, Source(topic="offline", partition=0, offset=line))
+        # The source only matters to a dead letter: it is built (a validated model) for those.
+        result = self.pipeline.normalizer(raw, None)
         if isinstance(result, DeadLetter):
-            stamp = self._now if self._now is not _FAR else None
-            dead = result.model_copy(update={"received_at": stamp}) if stamp else result
-            return OfflineResult(line=line, dead=dead)
+            update: dict[str, Any] = {"source": Source(topic="offline", partition=0, offset=line)}
+            if self._now is not _FAR:
+                update["received_at"] = self._now
+            return OfflineResult(line=line, dead=result.model_copy(update=update))
         contact = result  # stamped received_at = occurred_at by the event-time normalizer
         self._advance(int(contact.occurred_at.timestamp()))
         self._now = contact.occurred_at

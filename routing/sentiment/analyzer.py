@@ -131,6 +131,21 @@ _SKIPPED_CHUNK: Final[tuple[_Info, ...]] = (_SKIP_INFO,)
 _HANDLE: Final = re.compile(r"@\w+")
 
 
+def _has_email(text: str) -> bool:
+    """`EMAIL_RE.search(text) is not None`, tried only where a match can start.
+
+    EMAIL_RE starts with a lookbehind and then "@", so the regex engine would try every
+    position of the text (tweets are full of "@handles"); a match starts at an "@" that
+    is not the first character, and the lookbehind still sees the character before it.
+    """
+    at = text.find("@", 1)
+    while at != -1:
+        if EMAIL_RE.match(text, at) is not None:
+            return True
+        at = text.find("@", at + 1)
+    return False
+
+
 def _emoticon_info(token: str) -> _Info:
     low = token.lower()
     value = lexicon_common.EMOTICONS.get(low)
@@ -667,7 +682,7 @@ class Analyzer:
 
         if heads is not None:
             svc |= self._match_cues(infos, heads)
-        if "@" in text and EMAIL_RE.search(text) is not None:
+        if "@" in text and _has_email(text):
             svc |= _CUE_BIT[ServiceCue.PERSONAL_DATA_REQUEST]
         if _DIGIT.search(text) is not None:
             if _REPEAT_WORD.search(text) is not None and REPEAT_NUMBER_RE.search(text) is not None:

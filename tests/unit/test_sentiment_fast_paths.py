@@ -9,8 +9,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from routing.sentiment import default_analyzer
-from routing.sentiment.analyzer import _NOT_DIGITS, _PERSONAL_DATA_MIN_DIGITS, _REPEAT_WORD
-from routing.sentiment.cues import PERSONAL_DATA_RE, REPEAT_NUMBER_RE, ServiceCue
+from routing.sentiment.analyzer import (
+    _NOT_DIGITS,
+    _PERSONAL_DATA_MIN_DIGITS,
+    _REPEAT_WORD,
+    _has_email,
+)
+from routing.sentiment.cues import EMAIL_RE, PERSONAL_DATA_RE, REPEAT_NUMBER_RE, ServiceCue
 from routing.sentiment.text import _TRANSLIT, transliterate
 
 # Digits, separators and the words of the repeat cue in odd cases (incl. characters that
@@ -82,7 +87,7 @@ _TRANSLIT_RE = re.compile("|".join(re.escape(lat) for lat, _ in _TRANSLIT))
 _TRANSLIT_MAP = dict(_TRANSLIT)
 
 
-@settings(max_examples=2000, deadline=None)
+@settings(max_examples=500, deadline=None)
 @given(
     st.one_of(
         st.text(max_size=20),
@@ -94,3 +99,14 @@ _TRANSLIT_MAP = dict(_TRANSLIT)
 def test_transliterate_equals_one_regex_pass(word: str) -> None:
     expected = _TRANSLIT_RE.sub(lambda m: _TRANSLIT_MAP[m.group(0)], word)
     assert transliterate(word) == expected
+
+
+_email_parts = st.sampled_from(
+    ["@", "a", "b.", ".ru", ".c", "-", "+", "_", " ", "x@y.com", "é", "1", "\n"]
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.one_of(st.text(max_size=40), st.lists(_email_parts, max_size=16).map("".join)))
+def test_email_check_equals_the_regex_search(text: str) -> None:
+    assert _has_email(text) == (EMAIL_RE.search(text) is not None)
