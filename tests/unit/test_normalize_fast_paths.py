@@ -11,11 +11,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from routing.channels import Channel
 from routing.contact import Contact
 from streams.ingest import DeadLetter, Normalizer, Reason
 from streams.ingest.identity import customer_key
 from streams.ingest.language import count_cyrillic, count_latin, detect_language
-from streams.ingest.normalize import _CONTACT_NS, _contact_id
+from streams.ingest.normalize import _CHANNEL_BY_NAME, _CONTACT_NS, _contact_id
 from tests.unit.conftest import NOW, VALID_PAYLOADS, envelope, raw
 
 
@@ -156,3 +157,15 @@ def test_customer_key_is_keyed_blake2b(value: str, salt: bytes) -> None:
     digest = hashlib.blake2b(value.encode("utf-8"), digest_size=10, key=salt[:64]).hexdigest()
     assert customer_key("phone", value, salt) == f"phone:{digest}"
     assert customer_key("email", value, salt) == f"email:{digest}"  # a copy, never reused
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.one_of(st.sampled_from([*(c.value for c in Channel), *(c.name for c in Channel)]), st.text())
+)
+def test_channel_lookup_equals_the_enum_call(name: str) -> None:
+    try:
+        expected: Channel | None = Channel(name)
+    except ValueError:
+        expected = None
+    assert _CHANNEL_BY_NAME.get(name) is expected
