@@ -223,8 +223,9 @@ class Pipeline:
         signals = self._enricher(contact)
         if self._on_signals is not None:
             self._on_signals(contact, signals)
+        channel = contact.channel.value
         entry = HistoryEntry(
-            contact.id, contact.channel.value, at, signals.sentiment.score, contact.traits.public
+            contact.id, channel, at, signals.sentiment.score, contact.traits.public
         )
         after = remember(after, entry, self._history)
         memory[kb] = after if self._native else after.to_dict()
@@ -233,7 +234,7 @@ class Pipeline:
             sentiment=signals.sentiment,
             intents=signals.intents,
             history=summarize(after, contact.id, at),
-            load=self._view(contact.channel.value),
+            load=self._view(channel),
             capacity=self.capacity(),
         )
         decision, triggers = self._policy.decide_with_triggers(contact, ctx)
