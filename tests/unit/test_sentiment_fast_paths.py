@@ -16,7 +16,7 @@ from routing.sentiment.analyzer import (
     _has_email,
 )
 from routing.sentiment.cues import EMAIL_RE, PERSONAL_DATA_RE, REPEAT_NUMBER_RE, ServiceCue
-from routing.sentiment.text import _TRANSLIT, transliterate
+from routing.sentiment.text import _TRANSLIT, TOKEN_RE, chunk_tokens, transliterate
 
 # Digits, separators and the words of the repeat cue in odd cases (incl. characters that
 # IGNORECASE folds specially: dotless i, Kelvin sign), so both regexes match often.
@@ -110,3 +110,30 @@ _email_parts = st.sampled_from(
 @given(st.one_of(st.text(max_size=40), st.lists(_email_parts, max_size=16).map("".join)))
 def test_email_check_equals_the_regex_search(text: str) -> None:
     assert _has_email(text) == (EMAIL_RE.search(text) is not None)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.text(max_size=12), max_size=20))
+def test_shared_chunk_tokens_equal_the_tokenizer(chunks: list[str]) -> None:
+    import routing.sentiment.text as text_module
+
+    for chunk in chunks + chunks:  # the second pass reads the memo
+        assert chunk_tokens(chunk) == tuple(TOKEN_RE.findall(chunk))
+    assert len(text_module._CHUNK_TOKENS) <= text_module._CHUNK_TOKENS_LIMIT
+
+
+def test_analysis_does_not_depend_on_the_shared_tokens(monkeypatch: pytest.MonkeyPatch) -> None:
+    import routing.sentiment.text as text_module
+    from routing.intents import DEFAULT_INTENTS, IntentCatalogue, default_catalogue
+    from routing.sentiment import Analyzer
+
+    texts = [
+        f"где мой заказ {i}? хочу отменить, @shop ужасно!!! cancel my order {i}" for i in range(40)
+    ]
+    reference = [
+        (default_analyzer().analyze(t, "ru"), default_catalogue().match(t, "ru")) for t in texts
+    ]
+    monkeypatch.setattr(text_module, "_CHUNK_TOKENS_LIMIT", 3)  # overflow all the time
+    text_module._CHUNK_TOKENS.clear()
+    analyzer, catalogue = Analyzer(), IntentCatalogue(DEFAULT_INTENTS)
+    assert [(analyzer.analyze(t, "ru"), catalogue.match(t, "ru")) for t in texts] == reference
