@@ -56,8 +56,8 @@ async def _consume(
     child: subprocess.Popen[bytes],
     timeout: float,
     upstream: tuple[str, ...] = (),
-) -> tuple[int, float, float, list[float]]:
-    """Count `n` records on `topics`.
+) -> tuple[int, float, float, list[float], float]:
+    """Count `n` records on `topics`; also return the worker's CPU seconds in the window.
 
     The first record on any of them or on `upstream` (the first stage's output) starts the
     clock.
@@ -75,6 +75,7 @@ async def _consume(
     )
     await consumer.start()
     count, first, last = 0, 0.0, 0.0
+    cpu_first = cpu_last = 0.0
     latencies: list[float] = []
     deadline = time.monotonic() + timeout
     try:
@@ -89,11 +90,11 @@ async def _consume(
                 if not records:
                     continue
                 if not first:
-                    first = now
+                    first, cpu_first = now, _cpu_seconds(child.pid)
                 if tp.topic in upstream:
                     continue
                 count += len(records)
-                last = now
+                last, cpu_last = now, _cpu_seconds(child.pid)
                 if tp.topic.endswith("contacts.routed"):
                     for r in records[:: max(1, len(records) // 200)]:
                         d = orjson.loads(r.value)
@@ -105,7 +106,20 @@ async def _consume(
                         )
     finally:
         await consumer.stop()
-    return count, first, last, latencies
+    return count, first, last, latencies, cpu_last - cpu_first
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of process `pid` so far (Linux; 0 elsewhere).
+
+    On a shared machine the rate depends on what else runs; the worker's CPU time per
+    contact does much less, so variants are compared on both.
+    """
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 @contextlib.contextmanager
@@ -172,7 +186,7 @@ def worker_process(
 
 async def measure_wavebreak(
     bootstrap: str, n: int, timeout: float = 600.0
-) -> tuple[Measurement, list[float]]:
+) -> tuple[Measurement, list[float], float]:
     """The full wavebreak worker (normalize -> route with dedup table) in a child process."""
     prefix = f"bench-wb-{uuid.uuid4().hex[:6]}"
     traffic = DemoTraffic(seed=3, retry_share=0.0, bad_share=0.02, clock=lambda: datetime.now(UTC))
@@ -181,7 +195,7 @@ async def measure_wavebreak(
     await produce_input(bootstrap, f"{prefix}.contacts.raw", records)  # type: ignore[arg-type]
     started = time.perf_counter()
     with worker_process(bootstrap, prefix) as child:
-        count, first, last, lat = await _consume(
+        count, first, last, lat, cpu = await _consume(
             bootstrap,
             [f"{prefix}.contacts.routed", f"{prefix}.contacts.dlq"],
             n,
@@ -192,7 +206,7 @@ async def measure_wavebreak(
     m = Measurement(
         "wavebreak pipeline (normalize+route)", n, count, last - first, 0.0, first - started
     )
-    return m, lat
+    return m, lat, cpu
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -212,11 +226,13 @@ async def main_async(n: int, baselines: bool) -> int:
             print(results[-1].line(), flush=True)
             results.append(await measure_faust(broker.bootstrap, n, FAUST_TUNED_TWO_HOPS))
             print(results[-1].line(), flush=True)
-        wb, lat = await measure_wavebreak(broker.bootstrap, n)
+        wb, lat, cpu = await measure_wavebreak(broker.bootstrap, n)
         print(
             f"{wb.name:<34} n={wb.n:>7}  {wb.rate:>9,.0f} msg/s  (span {wb.span_s:6.2f}s, "
             f"start-up {wb.startup_s:5.1f}s)"
         )
+        if cpu > 0:
+            print(f"  worker CPU in the window: {cpu / wb.received * 1e6:.0f} us per contact")
         if lat:
             print(
                 f"  received->decided under backlog: p50 {_pct(lat, 50) * 1000:.0f} ms, "
