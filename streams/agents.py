@@ -25,10 +25,12 @@ from faust.streams import (
 from faust.types import EventT, StreamT
 
 from routing.waves import StateChange, WaveDetector
-from streams.codecs import dumps, encode_model, loads
-from streams.ingest import DeadLetter, Reason, Source
+from streams.batches import send_batched
+from streams.codecs import dumps, loads
+from streams.ingest import Source
 from streams.load import CHECKPOINT_KEY, TickAggregator, TickCounter
 from streams.metrics import Metrics
+from streams.normalize_stage import bug_record
 from streams.pipeline import Pipeline, Record
 
 __all__ = ["install_agents", "install_load"]
@@ -66,6 +68,9 @@ async def _send(app: faust.App, r: Record) -> Awaitable[Any]:
 class _Outbox:
     """Sends a batch's records without waiting for them; confirms the batch one batch later.
 
+    The records go out as one aiokafka batch per topic partition (`send_batched`), not one
+    `producer.send` and future per record.
+
     Waiting for every batch's acknowledgement before taking the next one would leave the
     CPU idle for a broker round trip per batch. Safety does not need it: faust flushes
     the producer before it commits offsets, so outputs are on the broker before their
@@ -83,7 +88,13 @@ class _Outbox:
     async def send(self, records: Sequence[Record], on_durable: Callable[[], None]) -> None:
         """Queue `records`; `on_durable` runs once the broker has acknowledged all of them."""
         await self.settle()
-        futures = [await _send(self._app, r) for r in records]
+        producer = self._app.producer
+        futures = await send_batched(
+            # faust's aiokafka producer itself: faust flushes it before committing offsets.
+            producer._ensure_producer(),  # type: ignore[attr-defined]  # not on ProducerT
+            lambda topic, key: producer.key_partition(topic, key).partition,  # type: ignore[arg-type]  # a None key may go anywhere
+            records,
+        )
         done = asyncio.gather(*futures)
 
         def confirmed(fut: asyncio.Future[Any]) -> None:
@@ -174,8 +185,8 @@ class _PendingMemory(MutableMapping[Any, Any]):
             del self._pending[key]
 
 
-def _guarded(pipeline: Pipeline, stage: str, event: EventT[Any], memory: Any) -> Any:
-    """Run one pipeline step; a bug becomes an `internal_error` dead letter, not a lost batch.
+def _guarded(pipeline: Pipeline, event: EventT[Any], memory: Any) -> list[Record]:
+    """Route one contact; a bug becomes an `internal_error` dead letter, not a lost batch.
 
     `take_events` acknowledges a batch even when its body raises, so an exception here
     would silently drop every contact of the batch.
@@ -183,24 +194,9 @@ def _guarded(pipeline: Pipeline, stage: str, event: EventT[Any], memory: Any) ->
     value = event.message.value
     source = _source(event)
     try:
-        if stage == "normalize":
-            return pipeline.normalize(value, source)
         return pipeline.route(value, source, memory)
     except Exception as exc:
-        log.exception(
-            "%s failed on %s[%d]@%d", stage, source.topic, source.partition, source.offset
-        )
-        dead = DeadLetter.of(
-            value or b"",
-            Reason.INTERNAL_ERROR,
-            f"{stage} failed with {type(exc).__name__}; this is a wavebreak bug",
-            source=source,
-            stage=stage,
-            received_at=pipeline.clock(),
-        )
-        pipeline.observer.on_dead_letter(dead)
-        record = Record(pipeline.topics.dlq, None, encode_model(dead))
-        return record if stage == "normalize" else [record]
+        return [bug_record(pipeline, "route", value, source, exc)]
 
 
 def install_agents(
@@ -208,22 +204,13 @@ def install_agents(
     pipeline: Pipeline,
     metrics: Metrics,
     *,
-    raw_topic: faust.TopicT,
     normalized_topic: faust.TopicT,
     memory: MutableMapping[Any, Any],
     batch_size: int,
     batch_within: float,
     before_routing: Callable[[], Awaitable[Any]] | None = None,
 ) -> None:
-    """Register the normalize and route agents on `app`."""
-
-    @app.agent(raw_topic, name="wavebreak.normalize")
-    async def normalize(stream: StreamT[Any]) -> None:
-        outbox = _Outbox(app)
-        async for events in _batches(stream, batch_size, within=batch_within):
-            metrics.batch_size.labels("normalize").observe(len(events))
-            records = [_guarded(pipeline, "normalize", ev, None) for ev in events]
-            await outbox.send(records, _nothing)
+    """Register the route agent on `app` (normalize runs on `NormalizeStage`, not on faust)."""
 
     @app.agent(normalized_topic, name="wavebreak.route")
     async def route(stream: StreamT[Any]) -> None:
@@ -237,14 +224,10 @@ def install_agents(
             records: list[Record] = []
             for ev in events:
                 pending.current = ev
-                records.extend(_guarded(pipeline, "route", ev, pending))
+                records.extend(_guarded(pipeline, ev, pending))
             pending.current = None
             batch = pending.batch
             await outbox.send(records, functools.partial(pending.settle, batch))
-
-
-def _nothing() -> None:
-    pass
 
 
 def install_load(

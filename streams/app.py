@@ -27,6 +27,7 @@ from streams.kafka import client_options
 from streams.load import Cached, TickAggregator, TickCounter, load_state
 from streams.metrics import Metrics
 from streams.mirror import TopicMirror
+from streams.normalize_stage import NormalizeStage
 from streams.observer import FanOut, LoadObserver, MetricsObserver
 from streams.pipeline import Pipeline
 from streams.sensor import LagMonitor
@@ -38,6 +39,11 @@ from streams.topics import TopicNames
 __all__ = ["WavebreakApp", "Worker", "create_app", "faust_credentials"]
 
 log = logging.getLogger(__name__)
+
+# Producer settings of both stages (faust's producer and the normalize stage's own).
+_LINGER_S = 0.005
+_MAX_BATCH_BYTES = 256 * 1024
+_MAX_REQUEST_BYTES = 2 * 1024 * 1024
 
 
 def _utcnow() -> datetime:
@@ -107,9 +113,9 @@ def create_app(
         # Batches need many records per poll; faust's per-event machinery is the limit.
         broker_max_poll_records=max(settings.batch_size * 2, 500),
         stream_buffer_maxsize=max(settings.batch_size * 4, 4096),
-        producer_linger=0.005,
-        producer_max_batch_size=256 * 1024,
-        producer_max_request_size=2 * 1024 * 1024,
+        producer_linger=_LINGER_S,
+        producer_max_batch_size=_MAX_BATCH_BYTES,
+        producer_max_request_size=_MAX_REQUEST_BYTES,
         web_host=settings.web_host,
         web_port=settings.web_port,
         web_enabled=True,
@@ -120,7 +126,7 @@ def create_app(
     app.monitor = lag_monitor
     # Before the first topic: the guard against committing offsets faust skipped, and the
     # fetch max wait (see GuardedConsumer).
-    for topic in (topics.raw, topics.normalized, topics.load_ticks):
+    for topic in (topics.normalized, topics.load_ticks):  # raw: not read by faust
         for outcome in ("refetched", "confirmed"):
             metrics.offset_gaps.labels(topic, outcome)  # series start at 0: first one counts
     install_consumer(
@@ -143,7 +149,6 @@ def create_app(
     def data_topic(name: str) -> faust.TopicT:
         return app.topic(name, partitions=settings.partitions, schema=raw_schema)
 
-    raw_topic = data_topic(topics.raw)
     normalized_topic = data_topic(topics.normalized)
     memory = use_serializers(
         app.Table(
@@ -289,11 +294,35 @@ def create_app(
         if result.expired:
             log.info("memory sweep: %d expired, %d held", result.expired, result.held)
 
+    # normalize: stateless, on a lean aiokafka loop with its own consumer group (faust's
+    # per-event machinery cost as much as the normalizing; see NormalizeStage).
+    normalize_consumer: dict[str, Any] = {
+        "session_timeout_ms": int(settings.session_timeout * 1000),
+        "heartbeat_interval_ms": int(settings.heartbeat_interval * 1000),
+    }
+    if settings.fetch_max_wait_ms is not None:
+        normalize_consumer["fetch_max_wait_ms"] = settings.fetch_max_wait_ms
+    normalize_stage = NormalizeStage(
+        pipeline,
+        metrics,
+        topic=topics.raw,
+        group_id=settings.normalize_group_id,
+        client_options=kafka_options,
+        consumer_options=normalize_consumer,
+        # The same producer settings as faust's (acks=all is faust's default).
+        producer_options={
+            "linger_ms": int(_LINGER_S * 1000),
+            "max_batch_size": _MAX_BATCH_BYTES,
+            "max_request_size": _MAX_REQUEST_BYTES,
+            "acks": "all",
+        },
+        batch_size=settings.batch_size,
+    )
+    app.task(normalize_stage.run)
     install_agents(
         app,
         pipeline,
         metrics,
-        raw_topic=raw_topic,
         normalized_topic=normalized_topic,
         memory=memory,
         batch_size=settings.batch_size,
@@ -330,11 +359,13 @@ def create_app(
     @app.page("/healthz")
     async def healthz(web: Any, request: Any) -> Any:
         assigned = _assigned(app)
+        normalizing = bool(normalize_stage.assignment())
         mirrors = config_mirror.ready.is_set() and load_mirror.ready.is_set()
-        ready = assigned and mirrors and not app.rebalancing
+        ready = assigned and normalizing and mirrors and not app.rebalancing
         body = {
             "ready": ready,
             "partitions_assigned": assigned,
+            "normalize_partitions_assigned": normalizing,
             "config_and_load_state_read": mirrors,
             "config": config.active.version,
         }

@@ -104,6 +104,11 @@ class Settings(BaseSettings):
         return value
 
     @property
+    def normalize_group_id(self) -> str:
+        """Consumer group of the normalize stage (faust's group is `app_id`)."""
+        return f"{self.app_id}-normalize"
+
+    @property
     def bootstrap_servers(self) -> str:
         """Bootstrap servers as plain HOST:PORT list for aiokafka clients."""
         return ",".join(u.strip().split("://", 1)[1] for u in self.broker.split(","))

@@ -300,12 +300,15 @@ def test_keda_scales_the_workers_consumer_group(monkeypatch: pytest.MonkeyPatch)
     settings = settings_from(k8s_env(), monkeypatch)
     scaled = k8s("ScaledObject")
     assert scaled["spec"]["scaleTargetRef"]["name"] == k8s("Deployment")["metadata"]["name"]
-    (trigger,) = scaled["spec"]["triggers"]
-    meta = trigger["metadata"]
-    assert trigger["type"] == "kafka"
-    assert meta["consumerGroup"] == settings.app_id
-    assert meta["topic"] == TopicNames.from_settings(settings).raw
-    assert meta["bootstrapServers"] == settings.bootstrap_servers
+    topics = TopicNames.from_settings(settings)
+    triggers = scaled["spec"]["triggers"]
+    assert {t["type"] for t in triggers} == {"kafka"}
+    # Both stages' groups: normalize (its own group on raw) and route (faust's group).
+    assert {(t["metadata"]["consumerGroup"], t["metadata"]["topic"]) for t in triggers} == {
+        (settings.normalize_group_id, topics.raw),
+        (settings.app_id, topics.normalized),
+    }
+    assert {t["metadata"]["bootstrapServers"] for t in triggers} == {settings.bootstrap_servers}
     # More workers than partitions would sit idle.
     assert scaled["spec"]["maxReplicaCount"] <= settings.partitions
     assert scaled["spec"]["minReplicaCount"] >= 1
