@@ -25,7 +25,7 @@ from faust.streams import (
 from faust.types import EventT, StreamT
 
 from routing.waves import StateChange, WaveDetector
-from streams.batches import send_batched
+from streams.batches import retry_until_acknowledged, send_batched
 from streams.codecs import dumps, loads
 from streams.ingest import Source
 from streams.load import CHECKPOINT_KEY, TickAggregator, TickCounter
@@ -45,20 +45,11 @@ async def _produce(app: faust.App, records: Sequence[Record]) -> None:
     """
     if not records:
         return
-    delay = 0.1
-    while True:
-        try:
-            await asyncio.gather(*[await _send(app, r) for r in records])
-            return
-        except Exception as exc:  # broker unreachable, leader moved, request timed out
-            log.warning(
-                "producing %d records failed (%s); retrying in %.1fs",
-                len(records),
-                type(exc).__name__,
-                delay,
-            )
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 5.0)
+
+    async def send() -> list[Awaitable[Any]]:
+        return [await _send(app, r) for r in records]
+
+    await retry_until_acknowledged(send, f"producing {len(records)} records")
 
 
 async def _send(app: faust.App, r: Record) -> Awaitable[Any]:

@@ -1,14 +1,37 @@
-"""Producing a batch of records as one aiokafka batch per topic partition (one future each)."""
+"""Producing records in batches (one aiokafka batch per topic partition) until acknowledged."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from streams.pipeline import Record
 
-__all__ = ["send_batched"]
+__all__ = ["retry_until_acknowledged", "send_batched"]
+
+log = logging.getLogger(__name__)
+
+
+async def retry_until_acknowledged(
+    send: Callable[[], Awaitable[Sequence[Awaitable[Any]]]], what: str
+) -> None:
+    """Await `send()` and every future it returns; on any failure back off and send again.
+
+    A failed attempt sends everything again: what did get through becomes a duplicate,
+    which the route stage drops by contact id (and a dead letter twice is better than
+    none). Backs off from 0.1 s, doubling up to 5 s; `what` names the attempt in the log.
+    """
+    delay = 0.1
+    while True:
+        try:
+            await asyncio.gather(*await send())
+            return
+        except Exception as exc:  # broker unreachable, leader moved, request timed out
+            log.warning("%s failed (%s); retrying in %.1fs", what, type(exc).__name__, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
 
 
 async def send_batched(

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from streams.batches import send_batched
+from streams.batches import retry_until_acknowledged, send_batched
 from streams.codecs import encode_model
 from streams.ingest import DeadLetter, Reason, Source
 from streams.metrics import Metrics
@@ -170,12 +169,7 @@ class NormalizeStage:
 
 
 async def _send_acknowledged(producer: Any, records: Sequence[Record]) -> None:
-    """Send `records`; return once the broker has acknowledged all of them, retrying until then.
-
-    A failed attempt sends the whole batch again: the records that did get through become
-    duplicates, which the route stage drops by contact id (and a dead letter twice is
-    better than none).
-    """
+    """Send `records`; return once the broker has acknowledged all of them, retrying until then."""
     from aiokafka.partitioner import DefaultPartitioner
 
     partitioner = DefaultPartitioner()
@@ -188,17 +182,7 @@ async def _send_acknowledged(producer: Any, records: Sequence[Record]) -> None:
         # contacts.normalized stays co-partitioned with the customer-memory table.
         return int(partitioner(key, partitions[topic], partitions[topic]))
 
-    delay = 0.1
-    while True:
-        try:
-            await asyncio.gather(*await send_batched(producer, partition_of, records))
-            return
-        except Exception as exc:  # broker unreachable, leader moved, request timed out
-            log.warning(
-                "normalize: producing %d records failed (%s); retrying in %.1fs",
-                len(records),
-                type(exc).__name__,
-                delay,
-            )
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 5.0)
+    await retry_until_acknowledged(
+        lambda: send_batched(producer, partition_of, records),
+        f"normalize: producing {len(records)} records",
+    )
