@@ -146,6 +146,9 @@ def worker_process(
         [
             str(Path(sys.executable).parent / "py-spy"),
             "record",
+            "--nonblocking",
+            "--rate",
+            os.environ.get("WB_PROFILE_RATE", "100"),
             "--format",
             "raw",
             "-o",

@@ -1,39 +1,30 @@
-"""Thin faust agents: take a batch, call the pure pipeline, produce its records, then ack."""
+"""Thin faust agents of the control plane: load ticks in, the wave detector, load state out."""
 
 from __future__ import annotations
 
-import asyncio
-import functools
 import logging
-import weakref
 from collections.abc import (
     AsyncIterator,
     Awaitable,
     Callable,
-    Iterator,
     Mapping,
-    MutableMapping,
     Sequence,
 )
 from typing import Any, cast
 
 import faust
 from faust.streams import (
-    Stream,
-    _current_event,  # see _StagedMemory.commit for why
+    Stream,  # see _StagedMemory.commit for why
 )
 from faust.types import EventT, StreamT
 
 from routing.waves import StateChange, WaveDetector
-from streams.batches import retry_until_acknowledged, send_batched
+from streams.batches import retry_until_acknowledged
 from streams.codecs import dumps, loads
-from streams.ingest import Source
 from streams.load import CHECKPOINT_KEY, TickAggregator, TickCounter
-from streams.metrics import Metrics
-from streams.normalize_stage import bug_record
-from streams.pipeline import Pipeline, Record
+from streams.pipeline import Record
 
-__all__ = ["install_agents", "install_load"]
+__all__ = ["install_load"]
 
 log = logging.getLogger(__name__)
 
@@ -56,169 +47,11 @@ async def _send(app: faust.App, r: Record) -> Awaitable[Any]:
     return await app.producer.send(r.topic, r.key, r.value, None, None, None)
 
 
-class _Outbox:
-    """Sends a batch's records without waiting for them; confirms the batch one batch later.
-
-    The records go out as one aiokafka batch per topic partition (`send_batched`), not one
-    `producer.send` and future per record.
-
-    Waiting for every batch's acknowledgement before taking the next one would leave the
-    CPU idle for a broker round trip per batch. Safety does not need it: faust flushes
-    the producer before it commits offsets, so outputs are on the broker before their
-    inputs count as done. A batch whose sends failed is sent again before the next batch
-    goes out, and `on_durable` (which updates the customer memory) runs only once a
-    batch's records are acknowledged.
-    """
-
-    def __init__(self, app: faust.App) -> None:
-        self._app = app
-        self._pending: tuple[Sequence[Record], asyncio.Future[Any], Callable[[], None]] | None = (
-            None
-        )
-
-    async def send(self, records: Sequence[Record], on_durable: Callable[[], None]) -> None:
-        """Queue `records`; `on_durable` runs once the broker has acknowledged all of them."""
-        await self.settle()
-        producer = self._app.producer
-        futures = await send_batched(
-            # faust's aiokafka producer itself: faust flushes it before committing offsets.
-            producer._ensure_producer(),  # type: ignore[attr-defined]  # not on ProducerT
-            lambda topic, key: producer.key_partition(topic, key).partition,  # type: ignore[arg-type]  # a None key may go anywhere
-            records,
-        )
-        done = asyncio.gather(*futures)
-
-        def confirmed(fut: asyncio.Future[Any]) -> None:
-            if not fut.cancelled() and fut.exception() is None:
-                on_durable()
-
-        done.add_done_callback(confirmed)
-        self._pending = (records, done, on_durable)
-
-    async def settle(self) -> None:
-        """Wait for the previous batch; send it again (and wait) if it failed."""
-        if self._pending is None:
-            return
-        records, done, on_durable = self._pending
-        self._pending = None
-        try:
-            await done
-        except Exception as exc:
-            log.warning(
-                "a batch of %d records failed (%s); sending it again",
-                len(records),
-                type(exc).__name__,
-            )
-            await _produce(self._app, records)
-            on_durable()
-
-
 def _batches(
     stream: StreamT[Any], size: int, within: float
 ) -> AsyncIterator[Sequence[EventT[Any]]]:
     # take_events exists on faust's Stream class but is missing from its StreamT protocol.
     return cast(Stream[Any], stream).take_events(size, within=within)
-
-
-def _source(event: EventT[Any]) -> Source:
-    msg = event.message
-    return Source(topic=msg.topic, partition=msg.partition, offset=msg.offset)
-
-
-class _PendingMemory(MutableMapping[Any, Any]):
-    """The customer-memory table plus writes whose decisions are not yet on the broker.
-
-    A write reaches the table (and its changelog) only once the decisions of its batch
-    are acknowledged. Writing first would let a crash between the two lose a contact: on
-    restart the memory would say "already routed" for a contact whose decision was never
-    produced. Until then the write is served from here, so the next batch already sees it.
-    """
-
-    def __init__(self, table: MutableMapping[Any, Any]) -> None:
-        self._table = table
-        self._pending: dict[Any, tuple[Any, EventT[Any] | None, int]] = {}
-        self.batch = 0
-        self.current: EventT[Any] | None = None
-
-    def __getitem__(self, key: Any) -> Any:
-        entry = self._pending.get(key)
-        return entry[0] if entry is not None else self._table[key]
-
-    def get(self, key: Any, default: Any = None) -> Any:
-        entry = self._pending.get(key)
-        return entry[0] if entry is not None else self._table.get(key, default)
-
-    def __setitem__(self, key: Any, value: Any) -> None:
-        self._pending[key] = (value, self.current, self.batch)
-
-    def __delitem__(self, key: Any) -> None:
-        raise NotImplementedError("customer memory entries expire; they are never deleted")
-
-    def __iter__(self) -> Iterator[Any]:
-        return iter(self._pending)
-
-    def __len__(self) -> int:
-        return len(self._pending)
-
-    def settle(self, batch: int) -> None:
-        """Write the entries staged by `batch` (and not overwritten since) to the table."""
-        done = [(k, v, ev) for k, (v, ev, b) in self._pending.items() if b == batch]
-        for key, value, event in done:
-            # A faust table writes its changelog to the partition of the *current* event,
-            # which inside `take_events` is the last event buffered, not the one that
-            # changed the key. Setting it per key keeps the changelog co-partitioned.
-            token = _current_event.set(weakref.ref(event)) if event is not None else None
-            try:
-                self._table[key] = value
-            finally:
-                if token is not None:
-                    _current_event.reset(token)
-            del self._pending[key]
-
-
-def _guarded(pipeline: Pipeline, event: EventT[Any], memory: Any) -> list[Record]:
-    """Route one contact; a bug becomes an `internal_error` dead letter, not a lost batch.
-
-    `take_events` acknowledges a batch even when its body raises, so an exception here
-    would silently drop every contact of the batch.
-    """
-    value = event.message.value
-    source = _source(event)
-    try:
-        return pipeline.route(value, source, memory)
-    except Exception as exc:
-        return [bug_record(pipeline, "route", value, source, exc)]
-
-
-def install_agents(
-    app: faust.App,
-    pipeline: Pipeline,
-    metrics: Metrics,
-    *,
-    normalized_topic: faust.TopicT,
-    memory: MutableMapping[Any, Any],
-    batch_size: int,
-    batch_within: float,
-    before_routing: Callable[[], Awaitable[Any]] | None = None,
-) -> None:
-    """Register the route agent on `app` (normalize runs on `NormalizeStage`, not on faust)."""
-
-    @app.agent(normalized_topic, name="wavebreak.route")
-    async def route(stream: StreamT[Any]) -> None:
-        if before_routing is not None:
-            await before_routing()
-        outbox = _Outbox(app)
-        pending = _PendingMemory(memory)
-        async for events in _batches(stream, batch_size, within=batch_within):
-            metrics.batch_size.labels("route").observe(len(events))
-            pending.batch += 1
-            records: list[Record] = []
-            for ev in events:
-                pending.current = ev
-                records.extend(_guarded(pipeline, ev, pending))
-            pending.current = None
-            batch = pending.batch
-            await outbox.send(records, functools.partial(pending.settle, batch))
 
 
 def install_load(

@@ -1,4 +1,4 @@
-"""Builds a configured faust application: topics, customer-memory table, agents and web views."""
+"""Builds a configured worker: faust app (control plane, web views) plus the two lean stages."""
 
 from __future__ import annotations
 
@@ -19,9 +19,14 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from routing.policy import queue_loads
 from routing.waves import LoadState, StateChange, WaveDetector
 from streams import codecs
-from streams.agents import install_agents, install_load
+from streams.agents import install_load
 from streams.config_source import CONFIG_KEY, DEFAULT_CONFIG, ActiveConfig, ConfigSource
-from streams.embedded_fixes import SeekFirstTableManager, apply_embedded_fixes, install_consumer
+from streams.embedded_fixes import (
+    SeekFirstTableManager,
+    apply_embedded_fixes,
+    install_consumer,
+    true_end_offsets,
+)
 from streams.ingest import Normalizer
 from streams.kafka import client_options
 from streams.load import Cached, TickAggregator, TickCounter, load_state
@@ -30,10 +35,10 @@ from streams.mirror import TopicMirror
 from streams.normalize_stage import NormalizeStage
 from streams.observer import FanOut, LoadObserver, MetricsObserver
 from streams.pipeline import Pipeline
+from streams.route_stage import RouteStage
 from streams.sensor import LagMonitor
 from streams.settings import Settings
 from streams.sweep import MemorySweep
-from streams.tables import use_serializers
 from streams.topics import TopicNames
 
 __all__ = ["WavebreakApp", "Worker", "create_app", "faust_credentials"]
@@ -126,7 +131,7 @@ def create_app(
     app.monitor = lag_monitor
     # Before the first topic: the guard against committing offsets faust skipped, and the
     # fetch max wait (see GuardedConsumer).
-    for topic in (topics.normalized, topics.load_ticks):  # raw: not read by faust
+    for topic in (topics.load_ticks,):  # the contacts topics are read by the lean stages
         for outcome in ("refetched", "confirmed"):
             metrics.offset_gaps.labels(topic, outcome)  # series start at 0: first one counts
     install_consumer(
@@ -142,27 +147,6 @@ def create_app(
         app.conf.TableManager = SeekFirstTableManager  # type: ignore[assignment]  # faust types this setting as a typing form
     raw_schema: Any = faust.Schema(
         key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
-    )
-    # No value_type: faust would call value_type.from_data() on every decoded record.
-    json_schema: Any = faust.Schema(key_type=bytes, key_serializer="raw", value_serializer="orjson")
-
-    def data_topic(name: str) -> faust.TopicT:
-        return app.topic(name, partitions=settings.partitions, schema=raw_schema)
-
-    normalized_topic = data_topic(topics.normalized)
-    memory = use_serializers(
-        app.Table(
-            "customer-memory",
-            default=None,
-            partitions=settings.partitions,
-            # Keys stay bytes end to end so a recovered changelog key is the same object
-            # type as the lookup key (a str key would come back as bytes through raw).
-            key_type=bytes,
-            schema=json_schema,
-            help="per-customer memory: routed contact ids and recent contacts",
-        ),
-        "raw",
-        "orjson",
     )
 
     # --- routing config: file at start, then the config topic (validated, atomic swap)
@@ -266,26 +250,65 @@ def create_app(
         load=load_view,
         capacity=capacity,
         observer=FanOut(MetricsObserver(metrics), LoadObserver(counter)),
+        native_memory=True,  # the route stage's store holds CustomerMemory objects
     )
+    # normalize and route: lean aiokafka loops, each with its own consumer group (faust's
+    # per-event machinery cost as much as the work; see NormalizeStage and RouteStage).
+    stage_consumer: dict[str, Any] = {
+        "session_timeout_ms": int(settings.session_timeout * 1000),
+        "heartbeat_interval_ms": int(settings.heartbeat_interval * 1000),
+    }
+    if settings.fetch_max_wait_ms is not None:
+        stage_consumer["fetch_max_wait_ms"] = settings.fetch_max_wait_ms
+    stage_producer = {
+        "linger_ms": int(_LINGER_S * 1000),
+        "max_batch_size": _MAX_BATCH_BYTES,
+        "max_request_size": _MAX_REQUEST_BYTES,
+        "acks": "all",
+    }
+    normalize_stage = NormalizeStage(
+        pipeline,
+        metrics,
+        topic=topics.raw,
+        group_id=settings.normalize_group_id,
+        client_options=kafka_options,
+        consumer_options=stage_consumer,
+        producer_options=stage_producer,
+        batch_size=settings.batch_size,
+    )
+
+    async def changelog_ends(reported: Any) -> Any:
+        # The embedded broker reports end offsets up to one batch short (see the README).
+        return await true_end_offsets(reported, kafka_options) if settings.embedded else reported
+
+    route_stage = RouteStage(
+        pipeline,
+        metrics,
+        topic=topics.normalized,
+        changelog=topics.memory_changelog,
+        group_id=settings.route_group_id,
+        client_options=kafka_options,
+        consumer_options=stage_consumer,
+        producer_options=stage_producer,
+        batch_size=settings.batch_size,
+        end_offsets=changelog_ends,
+        # A worker that starts reads the latest published config before routing.
+        before_routing=config_mirror.ready.wait,
+    )
+    app.task(normalize_stage.run)
+    app.task(route_stage.run)
+
     # --- customer memory: delete what expired (a customer who never writes again)
     sweep = MemorySweep(
-        lambda: memory.data,
-        tombstone=lambda key, partition: memory.send_changelog(
-            partition, key, None, value_serializer="raw"
-        ),
-        owned=lambda: {
-            tp.partition for tp in app.consumer.assignment() if tp.topic == topics.normalized
-        },
-        partitions=settings.partitions,
+        route_stage.store.partitions,
+        flush=route_stage.flush_changelog,
         expires_at=pipeline.memory_expires_at,
         clock=lambda: clock().timestamp(),
     )
 
     @app.timer(settings.memory_sweep_seconds, name="wavebreak.memory.sweep")
     async def sweep_memory() -> None:
-        tables: Any = app.tables  # faust's TableManagerT protocol lacks `recovery`
-        recovery = tables.recovery
-        if app.rebalancing or not recovery.completed.is_set():
+        if not route_stage.settled():
             return  # partitions are moving: sweep once they are settled
         result = await sweep.sweep()
         metrics.memory_customers.set(result.held)
@@ -293,43 +316,6 @@ def create_app(
         metrics.memory_sweeps.inc()
         if result.expired:
             log.info("memory sweep: %d expired, %d held", result.expired, result.held)
-
-    # normalize: stateless, on a lean aiokafka loop with its own consumer group (faust's
-    # per-event machinery cost as much as the normalizing; see NormalizeStage).
-    normalize_consumer: dict[str, Any] = {
-        "session_timeout_ms": int(settings.session_timeout * 1000),
-        "heartbeat_interval_ms": int(settings.heartbeat_interval * 1000),
-    }
-    if settings.fetch_max_wait_ms is not None:
-        normalize_consumer["fetch_max_wait_ms"] = settings.fetch_max_wait_ms
-    normalize_stage = NormalizeStage(
-        pipeline,
-        metrics,
-        topic=topics.raw,
-        group_id=settings.normalize_group_id,
-        client_options=kafka_options,
-        consumer_options=normalize_consumer,
-        # The same producer settings as faust's (acks=all is faust's default).
-        producer_options={
-            "linger_ms": int(_LINGER_S * 1000),
-            "max_batch_size": _MAX_BATCH_BYTES,
-            "max_request_size": _MAX_REQUEST_BYTES,
-            "acks": "all",
-        },
-        batch_size=settings.batch_size,
-    )
-    app.task(normalize_stage.run)
-    install_agents(
-        app,
-        pipeline,
-        metrics,
-        normalized_topic=normalized_topic,
-        memory=memory,
-        batch_size=settings.batch_size,
-        batch_within=settings.batch_within,
-        # A worker that starts reads the latest published config before routing.
-        before_routing=config_mirror.ready.wait,
-    )
 
     # --- web views
     @app.page("/metrics")
@@ -358,13 +344,13 @@ def create_app(
 
     @app.page("/healthz")
     async def healthz(web: Any, request: Any) -> Any:
-        assigned = _assigned(app)
+        routing = route_stage.settled()
         normalizing = bool(normalize_stage.assignment())
         mirrors = config_mirror.ready.is_set() and load_mirror.ready.is_set()
-        ready = assigned and normalizing and mirrors and not app.rebalancing
+        ready = routing and normalizing and mirrors
         body = {
             "ready": ready,
-            "partitions_assigned": assigned,
+            "partitions_assigned": routing,
             "normalize_partitions_assigned": normalizing,
             "config_and_load_state_read": mirrors,
             "config": config.active.version,

@@ -6,9 +6,10 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from streams.batches import retry_until_acknowledged, send_batched
+from streams.batches import send_acknowledged
 from streams.codecs import encode_model
 from streams.ingest import DeadLetter, Reason, Source
+from streams.lag import LagGauge
 from streams.metrics import Metrics
 from streams.pipeline import Pipeline, Record
 
@@ -80,8 +81,7 @@ class NormalizeStage:
         self._producer_options = dict(producer_options)
         self._batch_size = batch_size
         self._consumer: Any = None
-        self._committed: dict[Any, int] = {}
-        self._lag_series: set[int] = set()
+        self._lag = LagGauge(metrics.consumer_lag, topic)
 
     def assignment(self) -> frozenset[Any]:
         """The raw partitions this worker normalizes now (empty before its group join)."""
@@ -127,7 +127,7 @@ class NormalizeStage:
 
         records = [self._normalize(rec) for recs in batches.values() for rec in recs]
         self._metrics.batch_size.labels("normalize").observe(len(records))
-        await _send_acknowledged(producer, records)
+        await send_acknowledged(producer, records, "normalize")
         offsets = {tp: recs[-1].offset + 1 for tp, recs in batches.items() if recs}
         try:
             await consumer.commit(offsets)
@@ -136,7 +136,7 @@ class NormalizeStage:
             # broker, and the partitions' new owner re-reads them from the last commit.
             log.warning("normalize: commit refused after a rebalance (%s)", type(exc).__name__)
             return
-        self._committed.update(offsets)
+        self._lag.committed(offsets)
 
     def _normalize(self, rec: Any) -> Record:
         source = Source(topic=rec.topic, partition=rec.partition, offset=rec.offset)
@@ -146,43 +146,5 @@ class NormalizeStage:
             return bug_record(self._pipeline, "normalize", rec.value, source, exc)
 
     def refresh_lag(self) -> None:
-        """Set `wavebreak_consumer_lag` for the assigned raw partitions; drop revoked ones.
-
-        The position is the last committed offset; a partition without records or commits
-        since this worker took it reports 0, as faust's partitions do.
-        """
-        consumer = self._consumer
-        current: set[int] = set()
-        for tp in consumer.assignment() if consumer is not None else ():
-            end, committed = consumer.highwater(tp), self._committed.get(tp)
-            lag = max(end - committed, 0) if end is not None and committed is not None else 0
-            self._metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(lag)
-            current.add(tp.partition)
-        revoked = self._lag_series - current
-        for partition in revoked:
-            self._metrics.consumer_lag.remove(self.topic, str(partition))
-        if revoked:  # if one comes back, its position is known only after its next commit
-            self._committed = {
-                tp: o for tp, o in self._committed.items() if tp.partition in current
-            }
-        self._lag_series = current
-
-
-async def _send_acknowledged(producer: Any, records: Sequence[Record]) -> None:
-    """Send `records`; return once the broker has acknowledged all of them, retrying until then."""
-    from aiokafka.partitioner import DefaultPartitioner
-
-    partitioner = DefaultPartitioner()
-    partitions: dict[str, list[int]] = {}
-    for topic in {r.topic for r in records}:
-        partitions[topic] = sorted(await producer.partitions_for(topic))
-
-    def partition_of(topic: str, key: bytes | None) -> int:
-        # aiokafka's own default: murmur2 of the key, as faust's producer hashes it, so
-        # contacts.normalized stays co-partitioned with the customer-memory table.
-        return int(partitioner(key, partitions[topic], partitions[topic]))
-
-    await retry_until_acknowledged(
-        lambda: send_batched(producer, partition_of, records),
-        f"normalize: producing {len(records)} records",
-    )
+        """Set `wavebreak_consumer_lag` for the assigned raw partitions; drop revoked ones."""
+        self._lag.refresh(self._consumer)

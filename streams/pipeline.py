@@ -37,11 +37,16 @@ _NO_MEMORY = CustomerMemory()
 
 @dataclass(frozen=True, slots=True)
 class Record:
-    """One record to produce: topic, key and value bytes."""
+    """One record to produce: topic, key and value bytes (None: a tombstone).
+
+    `partition` None lets the producer's partitioner place it by key; a changelog record
+    names the partition of the contacts it belongs to.
+    """
 
     topic: str
     key: bytes | None
-    value: bytes
+    value: bytes | None
+    partition: int | None = None
 
 
 class Observer(Protocol):

@@ -105,8 +105,13 @@ class Settings(BaseSettings):
 
     @property
     def normalize_group_id(self) -> str:
-        """Consumer group of the normalize stage (faust's group is `app_id`)."""
+        """Consumer group of the normalize stage."""
         return f"{self.app_id}-normalize"
+
+    @property
+    def route_group_id(self) -> str:
+        """Consumer group of the route stage (faust's own group `app_id` reads load ticks)."""
+        return f"{self.app_id}-route"
 
     @property
     def bootstrap_servers(self) -> str:

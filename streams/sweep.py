@@ -4,54 +4,40 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Collection, Iterable, MutableMapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
-from aiokafka.partitioner import murmur2
-
-__all__ = ["MemorySweep", "SweepResult", "key_partition"]
+__all__ = ["MemorySweep", "SweepResult"]
 
 log = logging.getLogger(__name__)
 
 
-def key_partition(key: bytes, partitions: int) -> int:
-    """The partition the producer's default partitioner (murmur2, as Kafka's) gives `key`.
-
-    The normalize stage sends contacts keyed by customer without a partition, so this is
-    where a customer's contacts, and the changelog of their memory, live.
-    """
-    return (int(murmur2(key)) & 0x7FFFFFFF) % partitions
-
-
 @dataclass(frozen=True, slots=True)
 class SweepResult:
-    """What one sweep saw: entries held (active and standby partitions) and deleted."""
+    """What one sweep saw: entries held (the partitions this worker routes) and deleted."""
 
     held: int
     expired: int
 
 
 class MemorySweep:
-    """Deletes expired customer memories of the partitions this worker owns.
+    """Deletes expired customer memories of the partitions this worker routes.
 
     A memory is pruned when its customer writes again; a customer who never comes back
-    would stay in the table (and in RAM, with faust's memory store) forever. The sweep
-    walks the store in slices, yielding to the event loop between them, asks
-    `expires_at` (cheap: it reads the stored form) and deletes what expired before
-    `clock()`: from the store and, with a tombstone, from the changelog, so a recovering
-    worker or a standby does not bring it back. Only keys of partitions the worker owns
-    are deleted; standby copies go with the owner's tombstone.
+    would stay in the store (and in RAM) forever. The sweep walks each partition's store
+    in slices, yielding to the event loop between them, asks `expires_at` (cheap: no
+    decoding) and deletes what expired before `clock()`. Then `flush()` changelogs the
+    deletions as tombstones, so a worker that takes the partition over does not bring
+    them back.
 
-    A contact of that customer being routed at the same time is safe: its new memory is
-    written after the sweep's delete (in the table and in the changelog), so it wins.
+    A contact of that customer routed at the same time is safe: the route stage
+    changelogs the latest value of every key written or deleted (deleted: a tombstone),
+    under the same lock as its batches, so a memory written after the delete wins.
 
     Args:
-        store: Returns the table's store (faust `table.data`, created when first used):
-            read and deleted from directly, so no faust changelog hook runs.
-        tombstone: Sends a tombstone for (key, partition) to the changelog.
-        owned: The partitions this worker is active for right now.
-        partitions: The partition count of the table (and the contacts topic).
+        stores: Returns partition -> that partition's store (`MemoryStore.partitions`).
+        flush: Changelogs the stores' deletions (`RouteStage.flush_changelog`).
         expires_at: When a stored value stops mattering (epoch seconds).
         clock: Now, in epoch seconds.
         slice_size: Entries looked at between two yields to the event loop.
@@ -59,46 +45,43 @@ class MemorySweep:
 
     def __init__(
         self,
-        store: Callable[[], MutableMapping[Any, Any]],
+        stores: Callable[[], Mapping[int, MutableMapping[bytes, Any]]],
         *,
-        tombstone: Callable[[bytes, int], Any],
-        owned: Callable[[], Collection[int]],
-        partitions: int,
+        flush: Callable[[], Awaitable[Any]],
         expires_at: Callable[[Any], float],
         clock: Callable[[], float],
         slice_size: int = 5_000,
     ) -> None:
-        self._store = store
-        self._tombstone = tombstone
-        self._owned = owned
-        self._partitions = partitions
+        self._stores = stores
+        self._flush = flush
         self._expires_at = expires_at
         self._clock = clock
         self._slice = slice_size
 
     async def sweep(self) -> SweepResult:
-        """One pass over the store."""
+        """One pass over every partition's store."""
         now = self._clock()
-        store = self._store()
-        keys = list(store.keys())
         expired = 0
-        for start in range(0, len(keys), self._slice):
-            expired += self._sweep_slice(store, keys[start : start + self._slice], now)
-            await asyncio.sleep(0)  # the agents and the web views keep running
-        return SweepResult(held=len(store), expired=expired)
+        for partition, store in list(self._stores().items()):
+            keys = list(store.keys())
+            for start in range(0, len(keys), self._slice):
+                if self._stores().get(partition) is not store:
+                    break  # revoked meanwhile: its new owner sweeps it
+                expired += self._sweep_slice(store, keys[start : start + self._slice], now)
+                await asyncio.sleep(0)  # the stages and the web views keep running
+        if expired:
+            await self._flush()
+        return SweepResult(held=sum(len(s) for s in self._stores().values()), expired=expired)
 
-    def _sweep_slice(self, store: MutableMapping[Any, Any], keys: Iterable[Any], now: float) -> int:
-        owned = self._owned()
+    def _sweep_slice(
+        self, store: MutableMapping[bytes, Any], keys: Iterable[bytes], now: float
+    ) -> int:
         expires_at = self._expires_at
         expired = 0
         for key in keys:
             value = store.get(key)
-            if value is None or expires_at(value) > now or not isinstance(key, bytes):
+            if value is None or expires_at(value) > now:
                 continue
-            partition = key_partition(key, self._partitions)
-            if partition not in owned:
-                continue  # a standby copy: the owner deletes it
             del store[key]
-            self._tombstone(key, partition)
             expired += 1
         return expired

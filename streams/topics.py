@@ -30,6 +30,7 @@ class TopicNames:
     load_state: str
     config: str
     capacity: str
+    memory_changelog: str
     data_partitions: int
 
     @classmethod
@@ -48,6 +49,9 @@ class TopicNames:
             load_state=t("load.state"),
             config=t("routing.config"),
             capacity=t("capacity"),
+            # The name faust gave the customer-memory table's changelog when the route
+            # stage ran on faust, so deployments keep their memory across the upgrade.
+            memory_changelog=f"{settings.app_id}-customer-memory-changelog",
             data_partitions=settings.partitions,
         )
 
@@ -68,6 +72,9 @@ class TopicNames:
             self.route_bot: data,
             self.route_queue: data,
             self.route_senior: data,
+            # Co-partitioned with contacts.normalized: partition p holds the memories of
+            # the customers whose contacts are on partition p.
+            self.memory_changelog: data,
             # One aggregation point sees every worker's ticks: the detector needs all
             # channels at once for the "all channels" aggregate. Ticks are one small record
             # per worker per second, so one partition is plenty.
@@ -79,4 +86,4 @@ class TopicNames:
 
     def compacted(self) -> frozenset[str]:
         """Topics that hold the latest value per key."""
-        return frozenset({self.load_state, self.config, self.capacity})
+        return frozenset({self.load_state, self.config, self.capacity, self.memory_changelog})

@@ -1,0 +1,293 @@
+"""The route stage: contacts.normalized -> decisions, with customer memory, on aiokafka."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
+from typing import Any
+
+from streams.batches import send_acknowledged
+from streams.ingest import Source
+from streams.lag import LagGauge
+from streams.memory_store import MemoryStore, PartitionMemory
+from streams.metrics import Metrics
+from streams.normalize_stage import bug_record
+from streams.pipeline import Pipeline, Record
+
+__all__ = ["RouteStage"]
+
+log = logging.getLogger(__name__)
+
+#: Records per fetch while a partition's memory is rebuilt from its changelog.
+_RESTORE_FETCH = 10_000
+
+
+class RouteStage:
+    """contacts.normalized -> dedup, enrich, remember, decide -> contacts.routed + per target.
+
+    A plain aiokafka consume -> produce loop, like the normalize stage: faust's stream
+    machinery (fetcher hand-off, an event, a queue hop, an ack and a changelog send per
+    message) measured about as much CPU per contact as all of wavebreak's own work.
+
+    Customer memory lives in RAM per partition (`MemoryStore`) and is backed by a
+    compacted changelog topic with the same partitions as contacts.normalized. Per batch:
+    route every contact, send the decisions and dead letters and wait until the broker
+    has all of them, then send the changelog records of the keys the batch wrote (one per
+    key: its latest value) and wait again, then commit the batch's offsets. The order is
+    what makes a crash safe: a memory on the changelog means its decision is on the
+    broker, so a restarted worker never drops a contact as "already routed" whose
+    decision was lost; a crash in between only routes the batch again (at-least-once;
+    the decisions carry the contact id).
+
+    A partition that arrives in a rebalance is rebuilt from the changelog before any of
+    its contacts is routed; partitions kept across a rebalance keep their memory (with
+    Kafka's eager rebalancing no other worker can have routed them in between). Revoking
+    waits for the batch in flight, so a batch never writes a partition's changelog after
+    its new owner has started to read it.
+
+    Args:
+        pipeline: The pure pipeline (its `route` step, observer and clock); it must be
+            built with `native_memory=True` (the store holds `CustomerMemory` objects).
+        metrics: Batch sizes, lag of the contacts partitions and commit latency.
+        topic: contacts.normalized.
+        changelog: The memory changelog topic (compacted, same partitions as `topic`).
+        group_id: The consumer group of this stage.
+        client_options: aiokafka connection options (bootstrap servers, security).
+        consumer_options: Further consumer settings (session timeout, fetch wait, ...).
+        producer_options: Further producer settings (linger, batch size, acks, ...).
+        batch_size: Most records per batch.
+        end_offsets: Corrects the end offsets the broker reports for the changelog
+            partitions (the embedded broker reports them short: `true_end_offsets`).
+        before_routing: Awaited once before the first contact is routed (the worker
+            reads the latest published routing config first).
+    """
+
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        metrics: Metrics,
+        *,
+        topic: str,
+        changelog: str,
+        group_id: str,
+        client_options: Mapping[str, Any],
+        consumer_options: Mapping[str, Any],
+        producer_options: Mapping[str, Any],
+        batch_size: int,
+        end_offsets: Callable[[Mapping[Any, int | None]], Awaitable[Mapping[Any, int]]]
+        | None = None,
+        before_routing: Callable[[], Awaitable[Any]] | None = None,
+    ) -> None:
+        self._pipeline = pipeline
+        self._metrics = metrics
+        self.topic = topic
+        self.changelog = changelog
+        self.group_id = group_id
+        self._client = dict(client_options)
+        self._consumer_options = dict(consumer_options)
+        self._producer_options = dict(producer_options)
+        self._batch_size = batch_size
+        self._end_offsets = end_offsets
+        self._before_routing = before_routing
+        self.store = MemoryStore()
+        # Held by a batch from routing to commit, by revocation and by changelog flushes.
+        self._lock = asyncio.Lock()
+        self._owned: frozenset[int] = frozenset()  # restored partitions, safe to route
+        self._rebalancing = False
+        self._consumer: Any = None
+        self._producer: Any = None
+        self._lag = LagGauge(metrics.consumer_lag, topic)
+
+    # ------------------------------------------------------------------ state
+
+    def assignment(self) -> frozenset[int]:
+        """The contacts partitions this worker routes now (restored and not being revoked)."""
+        return self._owned
+
+    def settled(self) -> bool:
+        """Whether partitions are assigned and no rebalance or restore is in progress."""
+        return bool(self._owned) and not self._rebalancing
+
+    # ------------------------------------------------------------------ loop
+
+    async def run(self) -> None:
+        """Join the group, route, produce, commit; until cancelled (then leave the group)."""
+        from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+        producer = AIOKafkaProducer(**self._producer_options, **self._client)
+        await producer.start()
+        self._producer = producer
+        try:
+            consumer = AIOKafkaConsumer(
+                group_id=self.group_id,
+                enable_auto_commit=False,
+                auto_offset_reset="earliest",
+                max_poll_records=self._batch_size,
+                **self._consumer_options,
+                **self._client,
+            )
+            consumer.subscribe([self.topic], listener=_listener(self))
+            await consumer.start()
+            self._consumer = consumer
+            try:
+                if self._before_routing is not None:
+                    await self._before_routing()
+                while True:
+                    batches = await consumer.getmany(timeout_ms=1000)
+                    if batches:
+                        async with self._lock:
+                            await self._process(consumer, producer, batches)
+                    self._lag.refresh(consumer)
+            finally:
+                self._consumer = None
+                self._lag.refresh(None)
+                await consumer.stop()  # revokes (waits for the batch in flight), leaves
+        finally:
+            self._producer = None
+            await producer.stop()
+
+    async def _process(
+        self, consumer: Any, producer: Any, batches: Mapping[Any, Sequence[Any]]
+    ) -> None:
+        from aiokafka.errors import CommitFailedError, IllegalStateError
+
+        owned = self._owned
+        records: list[Record] = []
+        offsets: dict[Any, int] = {}
+        touched: list[PartitionMemory] = []
+        for tp, recs in batches.items():
+            if tp.partition not in owned or not recs:
+                continue  # fetched before a revocation: the new owner routes these
+            memory = self.store.partition(tp.partition)
+            touched.append(memory)
+            for rec in recs:
+                records.extend(self._route(rec, memory))
+            offsets[tp] = recs[-1].offset + 1
+        if not offsets:
+            return
+        self._metrics.batch_size.labels("route").observe(sum(len(r) for r in batches.values()))
+        await send_acknowledged(producer, records, "route")
+        await send_acknowledged(producer, self._changelog_records(touched), "route changelog")
+        started = time.monotonic()
+        try:
+            await consumer.commit(offsets)
+        except (CommitFailedError, IllegalStateError) as exc:
+            # The group rebalanced while the batch was in flight: its outputs and memory
+            # are on the broker, and the partitions' next owner re-reads the batch from the
+            # last commit and drops its contacts as already routed.
+            log.warning("route: commit refused after a rebalance (%s)", type(exc).__name__)
+            return
+        self._metrics.commit_latency.observe(time.monotonic() - started)
+        self._lag.committed(offsets)
+
+    def _route(self, rec: Any, memory: PartitionMemory) -> list[Record]:
+        source = Source(topic=rec.topic, partition=rec.partition, offset=rec.offset)
+        try:
+            return self._pipeline.route(rec.value, source, memory)
+        except Exception as exc:
+            return [bug_record(self._pipeline, "route", rec.value, source, exc)]
+
+    def _changelog_records(self, memories: Collection[PartitionMemory]) -> list[Record]:
+        return [
+            Record(self.changelog, key, value, partition=memory.partition)
+            for memory in memories
+            for key, value in memory.take_dirty().items()
+        ]
+
+    async def flush_changelog(self) -> None:
+        """Changelog what changed outside a batch (the sweep's deletions) and wait for it."""
+        async with self._lock:
+            producer = self._producer
+            if producer is None:
+                return
+            memories = [self.store.partition(p) for p in self._owned]
+            await send_acknowledged(producer, self._changelog_records(memories), "memory sweep")
+
+    # ------------------------------------------------------------------ rebalancing
+
+    async def on_revoked(self) -> None:
+        """Stop routing: wait for the batch in flight (its commit), keep the memory for now."""
+        self._rebalancing = True
+        async with self._lock:
+            self._owned = frozenset()
+
+    async def on_assigned(self, partitions: Collection[int]) -> None:
+        """Drop what went elsewhere, rebuild what arrived from the changelog, then route it."""
+        try:
+            async with self._lock:
+                new = set(partitions)
+                for p in set(self.store.partitions()) - new:
+                    self.store.drop(p)
+                missing = sorted(new - set(self.store.partitions()))
+                if missing:
+                    started = time.monotonic()
+                    restored = await self._restore(missing)
+                    for memory in restored:
+                        self.store.install(memory)
+                    log.info(
+                        "route: restored %d customer memories of partitions %s in %.1fs",
+                        sum(len(m) for m in restored),
+                        missing,
+                        time.monotonic() - started,
+                    )
+                self._owned = frozenset(new)
+        finally:
+            self._rebalancing = False
+
+    async def _restore(self, partitions: Sequence[int]) -> list[PartitionMemory]:
+        """Read the changelog partitions from the start to their end offsets."""
+        from aiokafka import AIOKafkaConsumer, TopicPartition
+
+        memories = {p: PartitionMemory(p) for p in partitions}
+        consumer = AIOKafkaConsumer(
+            group_id=None, enable_auto_commit=False, auto_offset_reset="earliest", **self._client
+        )
+        await consumer.start()
+        try:
+            tps = [TopicPartition(self.changelog, p) for p in partitions]
+            consumer.assign(tps)
+            await consumer.seek_to_beginning(*tps)
+            reported: dict[Any, int | None] = dict(await consumer.end_offsets(tps))
+            ends = dict(await self._end_offsets(reported)) if self._end_offsets else reported
+            remaining = {tp for tp in tps if (ends.get(tp) or 0) > await consumer.position(tp)}
+            while remaining:
+                batches = await consumer.getmany(
+                    *remaining, timeout_ms=1000, max_records=_RESTORE_FETCH
+                )
+                for tp, recs in batches.items():
+                    memory = memories[tp.partition]
+                    for rec in recs:
+                        try:
+                            memory.apply(rec.key, rec.value)
+                        except (ValueError, TypeError, KeyError) as exc:
+                            # One bad record must not keep the partition from being routed:
+                            # that customer is routed as new.
+                            log.warning(
+                                "route: skipping an unreadable memory at %s[%d]@%d (%s)",
+                                tp.topic,
+                                tp.partition,
+                                rec.offset,
+                                type(exc).__name__,
+                            )
+                for tp in list(remaining):
+                    if await consumer.position(tp) >= (ends.get(tp) or 0):
+                        remaining.discard(tp)
+        finally:
+            await consumer.stop()
+        return list(memories.values())
+
+
+def _listener(stage: RouteStage) -> Any:
+    """Aiokafka's rebalance listener, handing the events to the stage."""
+    from aiokafka import ConsumerRebalanceListener
+
+    class Listener(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka is untyped
+        async def on_partitions_revoked(self, revoked: Collection[Any]) -> None:
+            await stage.on_revoked()
+
+        async def on_partitions_assigned(self, assigned: Collection[Any]) -> None:
+            await stage.on_assigned({tp.partition for tp in assigned})
+
+    return Listener()
