@@ -210,7 +210,7 @@ class Metrics:
             ),
             memory_customers=Gauge(
                 "wavebreak_memory_customers",
-                "Customer memories this worker holds (its active and standby partitions), "
+                "Customer memories this worker holds (the partitions it routes), "
                 "as of the last memory sweep.",
                 registry=reg,
             ),

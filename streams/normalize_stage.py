@@ -47,7 +47,7 @@ class NormalizeStage:
     group cannot hold a member with another assignor) balances the raw partitions across
     workers. After a rebalance or a crash the new owner re-reads from the last commit (at
     most the batch in flight per partition), and the route stage recognises the repeats
-    by contact id. The route stage, which has state, stays on faust.
+    by contact id (see RouteStage, which runs the same way with its customer memory).
 
     Args:
         pipeline: The pure pipeline (its `normalize` step and observer).

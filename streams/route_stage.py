@@ -62,6 +62,10 @@ class RouteStage:
             partitions (the embedded broker reports them short: `true_end_offsets`).
         before_routing: Awaited once before the first contact is routed (the worker
             reads the latest published routing config first).
+        legacy_group: The group that routed these partitions before this stage existed
+            (faust's, `<app id>`): a partition this stage's group never committed
+            starts where that group stopped, not at the earliest record, so an upgrade
+            does not route the topic's whole retention again.
     """
 
     def __init__(
@@ -79,6 +83,7 @@ class RouteStage:
         end_offsets: Callable[[Mapping[Any, int | None]], Awaitable[Mapping[Any, int]]]
         | None = None,
         before_routing: Callable[[], Awaitable[Any]] | None = None,
+        legacy_group: str | None = None,
     ) -> None:
         self._pipeline = pipeline
         self._metrics = metrics
@@ -91,6 +96,7 @@ class RouteStage:
         self._batch_size = batch_size
         self._end_offsets = end_offsets
         self._before_routing = before_routing
+        self._legacy_group = legacy_group
         self.store = MemoryStore()
         # Held by a batch from routing to commit, by revocation and by changelog flushes.
         self._lock = asyncio.Lock()
@@ -129,8 +135,8 @@ class RouteStage:
                 **self._client,
             )
             consumer.subscribe([self.topic], listener=_listener(self))
+            self._consumer = consumer  # before start: the first assignment may come at once
             await consumer.start()
-            self._consumer = consumer
             try:
                 if self._before_routing is not None:
                     await self._before_routing()
@@ -232,9 +238,41 @@ class RouteStage:
                         missing,
                         time.monotonic() - started,
                     )
+                if self._legacy_group is not None and self._consumer is not None:
+                    await self._adopt_legacy_offsets(self._consumer, sorted(new))
                 self._owned = frozenset(new)
         finally:
             self._rebalancing = False
+
+    async def _adopt_legacy_offsets(self, consumer: Any, partitions: Sequence[int]) -> None:
+        """Seek partitions this group never committed to the legacy group's commit."""
+        from aiokafka import TopicPartition
+        from aiokafka.admin import AIOKafkaAdminClient
+        from aiokafka.errors import KafkaError
+
+        tps = [TopicPartition(self.topic, p) for p in partitions]
+        fresh = [tp for tp in tps if await consumer.committed(tp) is None]
+        if not fresh:
+            return
+        admin = AIOKafkaAdminClient(**self._client)
+        try:
+            await admin.start()
+            legacy = await admin.list_consumer_group_offsets(self._legacy_group, partitions=fresh)
+        except KafkaError as exc:
+            log.warning("route: no offsets of group %s (%s)", self._legacy_group, exc)
+            return
+        finally:
+            await admin.close()
+        for tp, meta in legacy.items():
+            if meta is not None and meta.offset >= 0:
+                consumer.seek(tp, meta.offset)
+                log.info(
+                    "route: %s[%d] starts at offset %d, where group %s stopped",
+                    tp.topic,
+                    tp.partition,
+                    meta.offset,
+                    self._legacy_group,
+                )
 
     async def _restore(self, partitions: Sequence[int]) -> list[PartitionMemory]:
         """Read the changelog partitions from the start to their end offsets."""

@@ -303,10 +303,11 @@ def test_keda_scales_the_workers_consumer_group(monkeypatch: pytest.MonkeyPatch)
     topics = TopicNames.from_settings(settings)
     triggers = scaled["spec"]["triggers"]
     assert {t["type"] for t in triggers} == {"kafka"}
-    # Both stages' groups: normalize (its own group on raw) and route (faust's group).
+    # Both stages' groups: normalize on raw and route on normalized (faust's own group
+    # reads only the load ticks).
     assert {(t["metadata"]["consumerGroup"], t["metadata"]["topic"]) for t in triggers} == {
         (settings.normalize_group_id, topics.raw),
-        (settings.app_id, topics.normalized),
+        (settings.route_group_id, topics.normalized),
     }
     assert {t["metadata"]["bootstrapServers"] for t in triggers} == {settings.bootstrap_servers}
     # More workers than partitions would sit idle.

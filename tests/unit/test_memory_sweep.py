@@ -6,7 +6,6 @@ import asyncio
 import math
 
 import orjson
-from aiokafka.partitioner import DefaultPartitioner
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -20,7 +19,9 @@ from routing.memory import (
     remember,
     summarize,
 )
-from streams.sweep import MemorySweep, SweepResult, key_partition
+from streams.batches import key_hash
+from streams.memory_store import MemoryStore
+from streams.sweep import MemorySweep, SweepResult
 
 DAY = 86400.0
 T0 = 1_800_000_000.0
@@ -77,43 +78,62 @@ def test_after_expiry_the_memory_tells_a_new_contact_nothing(
     assert summarize(kept, "new", now).earlier == ()
 
 
-def test_key_partition_is_the_producers_default_partitioner() -> None:
-    partitioner = DefaultPartitioner()
-    for i in range(200):
-        key = f"phone:{i:08x}".encode()
-        for n in (1, 2, 4, 12):
-            assert key_partition(key, n) == partitioner(key, list(range(n)), [])
+def store_of(memories: dict[bytes, CustomerMemory], partitions: int = 4) -> MemoryStore:
+    store = MemoryStore()
+    for key, memory in memories.items():
+        # Restored from a changelog, as a worker holds them: nothing dirty yet.
+        store.partition(key_hash(key) % partitions).apply(key, orjson.dumps(memory.to_dict()))
+    return store
 
 
 def sweep_of(
-    store: dict[bytes, object], owned: set[int], now: float
-) -> tuple[list[tuple[bytes, int]], SweepResult]:
-    tombstones: list[tuple[bytes, int]] = []
+    store: MemoryStore, now: float
+) -> tuple[dict[int, dict[bytes, bytes | None]], SweepResult]:
+    flushed: dict[int, dict[bytes, bytes | None]] = {}
+
+    async def flush() -> None:
+        for p, memory in store.partitions().items():
+            flushed.setdefault(p, {}).update(memory.take_dirty())
+
     sweep = MemorySweep(
-        lambda: store,
-        tombstone=lambda key, partition: tombstones.append((key, partition)),
-        owned=lambda: owned,
-        partitions=4,
-        expires_at=lambda value: expires_at(value, DEDUP, HISTORY),  # type: ignore[arg-type]
+        store.partitions,
+        flush=flush,
+        expires_at=lambda value: expires_at(value.to_dict(), DEDUP, HISTORY),
         clock=lambda: now,
         slice_size=7,
     )
-    return tombstones, asyncio.run(sweep.sweep())
+    return flushed, asyncio.run(sweep.sweep())
 
 
-def test_the_sweep_deletes_expired_memories_of_owned_partitions_only() -> None:
-    old, recent = memory_of([T0]).to_dict(), memory_of([T0 + 40 * DAY]).to_dict()
+def test_the_sweep_deletes_expired_memories_and_changelogs_tombstones() -> None:
+    old, recent = memory_of([T0]), memory_of([T0 + 40 * DAY])
     keys = [f"email:{i:04x}".encode() for i in range(60)]
-    store: dict[bytes, object] = {k: (old if i % 2 else recent) for i, k in enumerate(keys)}
-    store[b"email:garbage"] = {"recent": [["x"]]}
-    owned = {0, 2, 3}
-    tombstones, result = sweep_of(store, owned, now=T0 + 45 * DAY)
-    expected = [k for i, k in enumerate(keys) if i % 2 and key_partition(k, 4) in owned]
-    assert sorted(k for k, _ in tombstones) == sorted(expected)
-    assert all(p == key_partition(k, 4) for k, p in tombstones)
+    store = store_of({k: (old if i % 2 else recent) for i, k in enumerate(keys)})
+    flushed, result = sweep_of(store, now=T0 + 45 * DAY)
+    expected = {k for i, k in enumerate(keys) if i % 2}
+    tombstones = {k: p for p, records in flushed.items() for k, v in records.items() if v is None}
+    assert set(tombstones) == expected
+    assert all(p == key_hash(k) % 4 for k, p in tombstones.items())  # each on its own partition
+    assert all(v is None for records in flushed.values() for v in records.values())
     assert result.expired == len(expected)
-    assert result.held == 61 - len(expected)
-    assert set(store) == set(keys) - set(expected) | {b"email:garbage"}
-    # Nothing expired yet: nothing deleted.
-    tombstones, result = sweep_of(store, {0, 1, 2, 3}, now=T0 + 29 * DAY)
-    assert tombstones == [] and result.expired == 0
+    assert result.held == 60 - len(expected) == len(store)
+    # Nothing expired yet: nothing deleted, nothing flushed.
+    flushed, result = sweep_of(store, now=T0 + 29 * DAY)
+    assert flushed == {} and result.expired == 0
+
+
+def test_a_memory_written_again_after_the_sweep_is_changelogged_not_tombstoned() -> None:
+    key = b"phone:0001"
+    store = store_of({key: memory_of([T0])})
+    memory = store.partition(key_hash(key) % 4)
+    assert asyncio.run(
+        MemorySweep(
+            store.partitions,
+            flush=lambda: asyncio.sleep(0),  # the flush comes later, after a new contact
+            expires_at=lambda value: expires_at(value.to_dict(), DEDUP, HISTORY),
+            clock=lambda: T0 + 45 * DAY,
+        ).sweep()
+    ) == SweepResult(held=0, expired=1)
+    memory[key] = memory_of([T0 + 45 * DAY])  # the customer writes again before the flush
+    value = memory.take_dirty()[key]
+    assert value is not None and CustomerMemory.from_dict(orjson.loads(value)).recent

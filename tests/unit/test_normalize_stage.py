@@ -91,7 +91,7 @@ def test_lag_is_set_for_assigned_partitions_and_removed_when_revoked() -> None:
     s = stage(Normalizer(lambda: NOW), Metrics.create(registry))
     p0, p1 = TP(TOPICS.raw, 0), TP(TOPICS.raw, 1)
     s._consumer = FakeConsumer({p0: 50, p1: 9})
-    s._committed = {p0: 20}
+    s._lag.committed({p0: 20})
     s.refresh_lag()
 
     def lag(partition: int) -> float | None:
@@ -103,4 +103,6 @@ def test_lag_is_set_for_assigned_partitions_and_removed_when_revoked() -> None:
     s._consumer = FakeConsumer({p1: 9})  # partition 0 moved to another worker
     s.refresh_lag()
     assert (lag(0), lag(1)) == (None, 0)
-    assert s._committed == {}
+    s._consumer = FakeConsumer({p0: 50, p1: 9})  # back: its position is unknown until a commit
+    s.refresh_lag()
+    assert (lag(0), lag(1)) == (0, 0)

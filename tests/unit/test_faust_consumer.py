@@ -1,4 +1,4 @@
-"""Worker consumer wiring: the health check before it starts, the offset guard, the fetch wait."""
+"""faust consumer wiring (load ticks): the offset guard and the fetch wait."""
 
 from __future__ import annotations
 
@@ -7,22 +7,7 @@ import asyncio
 import faust
 import pytest
 
-from streams.app import _assigned
 from streams.embedded_fixes import GuardedConsumer, install_consumer
-
-
-def test_a_consumer_not_started_yet_reads_as_not_assigned() -> None:
-    # Probes poll /healthz from the first second; faust raises ConsumerNotStarted until the
-    # consumer thread is up, which used to turn the probe into an HTTP 500.
-    loop = asyncio.new_event_loop()
-    app = faust.App("health-probe-test", broker="kafka://127.0.0.1:1", loop=loop)
-    try:
-        assert _assigned(app) is False
-    finally:
-        # The consumer thread made its own loop when first touched; it closes it only
-        # when it has run, so close it here (and ours).
-        app.consumer._thread.thread_loop.close()
-        loop.close()
 
 
 def test_the_worker_consumer_is_guarded_and_fetches_with_the_max_wait() -> None:

@@ -1,0 +1,245 @@
+"""The route stage without a broker: decisions, then memory, then the commit; rebalances."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import orjson
+from aiokafka.partitioner import DefaultPartitioner
+from prometheus_client import CollectorRegistry
+
+from routing.config import load_config
+from routing.contact import Contact
+from routing.memory import CustomerMemory
+from streams.batches import key_hash
+from streams.ingest import Normalizer, Source
+from streams.memory_store import MemoryStore, PartitionMemory
+from streams.metrics import Metrics
+from streams.pipeline import Pipeline
+from streams.route_stage import RouteStage
+from streams.settings import Settings
+from streams.topics import TopicNames
+from tests.unit.conftest import NOW, envelope, raw
+
+TOPICS = TopicNames.from_settings(Settings(topic_prefix="t"))
+OPEN = load_config(Path(__file__).resolve().parents[2] / "config" / "open.yaml")
+
+
+@dataclass(frozen=True)
+class TP:
+    topic: str
+    partition: int
+
+
+@dataclass(frozen=True)
+class Rec:
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+
+
+class Batch:
+    def __init__(self) -> None:
+        self.records: list[tuple[bytes | None, bytes | None]] = []
+
+    def append(self, *, key: bytes | None, value: bytes | None, timestamp: None) -> int:
+        self.records.append((key, value))
+        return len(self.records)
+
+
+@dataclass
+class FakeProducer:
+    """The aiokafka producer calls `send_batched` makes; the broker acknowledges a moment later."""
+
+    log: list[tuple[str, str, int, int]] = field(default_factory=list)
+
+    async def partitions_for(self, topic: str) -> set[int]:
+        return {0, 1, 2, 3}
+
+    def create_batch(self) -> Batch:
+        return Batch()
+
+    async def send_batch(self, batch: Batch, topic: str, *, partition: int) -> asyncio.Future[None]:
+        self.log.append(("sent", topic, partition, len(batch.records)))
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+        def ack() -> None:
+            self.log.append(("acked", topic, partition, len(batch.records)))
+            future.set_result(None)
+
+        asyncio.get_running_loop().call_later(0.01, ack)
+        return future
+
+
+@dataclass
+class FakeConsumer:
+    log: list[tuple[str, str, int, int]]
+
+    async def commit(self, offsets: dict[TP, int]) -> None:
+        for tp, offset in offsets.items():
+            self.log.append(("commit", tp.topic, tp.partition, offset))
+
+
+def stage() -> RouteStage:
+    normalizer = Normalizer(lambda: NOW)
+    pipeline = Pipeline(TOPICS, normalizer, lambda: NOW, config=lambda: OPEN, native_memory=True)
+    return RouteStage(
+        pipeline,
+        Metrics.create(CollectorRegistry()),
+        topic=TOPICS.normalized,
+        changelog=TOPICS.memory_changelog,
+        group_id="g-route",
+        client_options={},
+        consumer_options={},
+        producer_options={},
+        batch_size=100,
+    )
+
+
+def contacts(n: int) -> list[Contact]:
+    normalizer = Normalizer(lambda: NOW)
+    out = []
+    for i in range(n):
+        env = envelope(
+            "chat", {"session_id": f"s{i}", "text": "где мой заказ?", "email": f"c{i}@x.example"}
+        )
+        env["event_id"] = f"e{i}"
+        c = normalizer(raw(env), Source(topic="raw", partition=0, offset=i))
+        assert isinstance(c, Contact)
+        out.append(c)
+    return out
+
+
+def batches_of(items: Sequence[Contact]) -> dict[TP, list[Rec]]:
+    out: dict[TP, list[Rec]] = {}
+    for c in items:
+        key = c.customer_key.encode()
+        p = key_hash(key) % 4
+        recs = out.setdefault(TP(TOPICS.normalized, p), [])
+        recs.append(Rec(TOPICS.normalized, p, len(recs), key, c.model_dump_json().encode()))
+    return out
+
+
+def test_key_hash_is_the_producers_default_partitioner() -> None:
+    partitioner = DefaultPartitioner()
+    for i in range(200):
+        key = f"phone:{i:08x}".encode()
+        for n in (1, 2, 4, 12):
+            assert key_hash(key) % n == partitioner(key, list(range(n)), [])
+
+
+def test_decisions_are_acknowledged_before_the_memory_and_the_commit_come_last() -> None:
+    s = stage()
+    log: list[tuple[str, str, int, int]] = []
+    batches = batches_of(contacts(20))
+    s._owned = frozenset(tp.partition for tp in batches)
+    asyncio.run(s._process(FakeConsumer(log), FakeProducer(log), batches))
+    kinds = [(what, topic == TOPICS.memory_changelog) for what, topic, *_ in log]
+    first_changelog = kinds.index(("sent", True))
+    last_decision_ack = max(i for i, k in enumerate(kinds) if k == ("acked", False))
+    assert last_decision_ack < first_changelog  # a memory on the broker means its decision is
+    assert all(what == "commit" for what, *_ in log[-len(batches) :])
+    assert {what for what, *_ in log[: -len(batches)]} == {"sent", "acked"}
+    # One changelog record per customer, on the partition of its contacts.
+    changelog = [(p, n) for what, t, p, n in log if what == "sent" and t == TOPICS.memory_changelog]
+    assert sorted(changelog) == sorted((tp.partition, len(recs)) for tp, recs in batches.items())
+    commits = {p: o for what, _t, p, o in log if what == "commit"}
+    assert commits == {tp.partition: len(recs) for tp, recs in batches.items()}
+    assert sum(len(m) for m in s.store.partitions().values()) == 20
+
+
+def test_records_of_partitions_not_owned_are_left_for_their_new_owner() -> None:
+    s = stage()
+    log: list[tuple[str, str, int, int]] = []
+    batches = batches_of(contacts(20))
+    owned = min(tp.partition for tp in batches)
+    s._owned = frozenset({owned})
+    asyncio.run(s._process(FakeConsumer(log), FakeProducer(log), batches))
+    assert {p for what, _t, p, _o in log if what == "commit"} == {owned}
+    assert set(s.store.partitions()) == {owned}
+
+
+def test_a_redelivered_batch_is_not_routed_twice() -> None:
+    s = stage()
+    log: list[tuple[str, str, int, int]] = []
+    batches = batches_of(contacts(10))
+    s._owned = frozenset(tp.partition for tp in batches)
+    asyncio.run(s._process(FakeConsumer(log), FakeProducer(log), batches))
+    decisions = sum(n for what, t, _p, n in log if what == "sent" and t == TOPICS.routed)
+    log.clear()
+    asyncio.run(s._process(FakeConsumer(log), FakeProducer(log), batches))
+    assert decisions == 10
+    assert not [t for what, t, *_ in log if what == "sent" and t == TOPICS.routed]
+
+
+class Restoring(RouteStage):
+    """The stage with its changelog read replaced by a record of what it was asked for."""
+
+    restored: list[list[int]]
+
+    async def _restore(self, partitions: Sequence[int]) -> list[PartitionMemory]:
+        self.restored.append(list(partitions))
+        out = []
+        for p in partitions:
+            memory = PartitionMemory(p)
+            memory.apply(f"k{p}".encode(), orjson.dumps(CustomerMemory().to_dict()))
+            out.append(memory)
+        return out
+
+
+def test_a_rebalance_restores_new_partitions_and_keeps_the_ones_it_still_owns() -> None:
+    base = stage()
+    s = Restoring(
+        base._pipeline,
+        base._metrics,
+        topic=base.topic,
+        changelog=base.changelog,
+        group_id="g",
+        client_options={},
+        consumer_options={},
+        producer_options={},
+        batch_size=10,
+    )
+    s.restored = []
+
+    async def scenario() -> None:
+        await s.on_revoked()
+        assert not s.settled()
+        await s.on_assigned({0, 1})
+        assert s.assignment() == {0, 1} and s.settled()
+        s.store.partition(1)[b"fresh"] = CustomerMemory()  # routed since
+        await s.on_revoked()
+        assert s.assignment() == frozenset()  # nothing is routed while the group rebalances
+        await s.on_assigned({1, 2})
+        assert s.assignment() == {1, 2}
+
+    asyncio.run(scenario())
+    assert s.restored == [[0, 1], [2]]  # partition 1 was kept, not read again
+    assert set(s.store.partitions()) == {1, 2}
+    assert b"fresh" in s.store.partition(1)
+
+
+def test_partition_memory_changelogs_the_latest_value_once_per_key() -> None:
+    memory = PartitionMemory(3)
+    first, second = CustomerMemory(), CustomerMemory(rolling=(-0.5, 1.0, 1.0))
+    memory[b"a"] = first
+    memory[b"a"] = second
+    memory[b"b"] = first
+    del memory[b"b"]
+    dirty = memory.take_dirty()
+    assert dirty.keys() == {b"a", b"b"} and dirty[b"b"] is None
+    assert CustomerMemory.from_dict(orjson.loads(dirty[b"a"] or b"")) == second
+    assert memory.take_dirty() == {}
+    # A restore applies the same records: values replace, tombstones delete.
+    restored = PartitionMemory(3)
+    for key, value in dirty.items():
+        restored.apply(key, value)
+    assert dict(restored) == {b"a": second} and restored.take_dirty() == {}
+    store = MemoryStore()
+    store.install(restored)
+    assert store.partition(3) is restored and len(store) == 1
