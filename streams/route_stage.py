@@ -126,6 +126,7 @@ class RouteStage:
         await producer.start()
         self._producer = producer
         try:
+            await self._adopt_legacy_offsets()
             consumer = AIOKafkaConsumer(
                 group_id=self.group_id,
                 enable_auto_commit=False,
@@ -135,8 +136,8 @@ class RouteStage:
                 **self._client,
             )
             consumer.subscribe([self.topic], listener=_listener(self))
-            self._consumer = consumer  # before start: the first assignment may come at once
             await consumer.start()
+            self._consumer = consumer
             try:
                 if self._before_routing is not None:
                     await self._before_routing()
@@ -238,41 +239,64 @@ class RouteStage:
                         missing,
                         time.monotonic() - started,
                     )
-                if self._legacy_group is not None and self._consumer is not None:
-                    await self._adopt_legacy_offsets(self._consumer, sorted(new))
                 self._owned = frozenset(new)
         finally:
             self._rebalancing = False
 
-    async def _adopt_legacy_offsets(self, consumer: Any, partitions: Sequence[int]) -> None:
-        """Seek partitions this group never committed to the legacy group's commit."""
-        from aiokafka import TopicPartition
+    async def _adopt_legacy_offsets(self) -> None:
+        """Before joining: a group that never committed on `topic` takes the legacy commits.
+
+        Copied by committing them for this group before any of its members fetches (a
+        seek in the rebalance listener would race the fetch that is already under way).
+        Every worker that starts does this before it joins, and only while the group has
+        no commit of its own, so the copies are the same and none overwrites progress.
+        """
+        from aiokafka import AIOKafkaConsumer, TopicPartition
         from aiokafka.admin import AIOKafkaAdminClient
         from aiokafka.errors import KafkaError
 
-        tps = [TopicPartition(self.topic, p) for p in partitions]
-        fresh = [tp for tp in tps if await consumer.committed(tp) is None]
-        if not fresh:
+        legacy_group = self._legacy_group
+        if legacy_group is None:
             return
         admin = AIOKafkaAdminClient(**self._client)
         try:
             await admin.start()
-            legacy = await admin.list_consumer_group_offsets(self._legacy_group, partitions=fresh)
+            # Partitions named: the embedded broker cannot list a group's offsets for all.
+            (described,) = await admin.describe_topics([self.topic])
+            tps = [TopicPartition(self.topic, p["partition"]) for p in described["partitions"]]
+            ours = await admin.list_consumer_group_offsets(self.group_id, partitions=tps)
+            if any(meta.offset >= 0 for meta in ours.values()):
+                return
+            legacy = await admin.list_consumer_group_offsets(legacy_group, partitions=tps)
         except KafkaError as exc:
-            log.warning("route: no offsets of group %s (%s)", self._legacy_group, exc)
+            log.warning("route: could not read the offsets of group %s (%s)", legacy_group, exc)
             return
         finally:
             await admin.close()
-        for tp, meta in legacy.items():
-            if meta is not None and meta.offset >= 0:
-                consumer.seek(tp, meta.offset)
-                log.info(
-                    "route: %s[%d] starts at offset %d, where group %s stopped",
-                    tp.topic,
-                    tp.partition,
-                    meta.offset,
-                    self._legacy_group,
-                )
+        offsets = {
+            tp: m.offset for tp, m in legacy.items() if tp.topic == self.topic and m.offset >= 0
+        }
+        if not offsets:
+            return
+        committer = AIOKafkaConsumer(
+            group_id=self.group_id, enable_auto_commit=False, **self._client
+        )
+        await committer.start()
+        try:
+            committer.assign(list(offsets))
+            await committer.commit(offsets)
+        except KafkaError as exc:  # another worker joined first: it copied them already
+            log.warning("route: could not copy the offsets of group %s (%s)", legacy_group, exc)
+            return
+        finally:
+            await committer.stop()
+        log.info(
+            "route: group %s starts where group %s stopped on %s (%s)",
+            self.group_id,
+            legacy_group,
+            self.topic,
+            ", ".join(f"[{tp.partition}] {o}" for tp, o in sorted(offsets.items())),
+        )
 
     async def _restore(self, partitions: Sequence[int]) -> list[PartitionMemory]:
         """Read the changelog partitions from the start to their end offsets."""
