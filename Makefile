@@ -41,7 +41,7 @@ lint: $(STAMP) ## ruff + mypy (strict on routing/)
 	$(VENV)/bin/ruff format --check routing streams tests bench
 	$(VENV)/bin/mypy routing streams
 
-BENCHES := bench_normalizer bench_sentiment bench_waves bench_policy bench_pipeline bench_latency
+BENCHES := bench_normalizer bench_sentiment bench_waves bench_policy bench_pipeline bench_latency bench_restore
 
 bench: $(STAMP) ## print throughput/latency figures (normalizer, sentiment, waves, policy, broker end to end)
 	@for b in $(BENCHES); do echo "== bench/$$b.py"; $(PY) bench/$$b.py || exit 1; done

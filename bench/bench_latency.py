@@ -11,8 +11,8 @@ the wall-clock time it was handed to the producer here (one machine, one clock):
 hops, the raw backlog and both stages included. Printed per phase (by when the contact was
 published): p50/p95/p99/max, and p99 over the first 5 s after the surge.
 The worker's resident memory (/proc) is printed at the end of each phase. The embedded
-broker holds each fetch for its full max wait, so with faust's 1,500 ms most of the
-latency here is fetch waiting; `--fetch-wait-ms 50` shows the pipeline's own (see README).
+broker holds each fetch for up to its max wait (aiokafka's 500 ms in the two stages), so
+much of the latency here is fetch waiting; `--fetch-wait-ms 50` shows the pipeline's own.
 
 With `--memory-contacts N`, N more contacts follow as fast as the worker routes them (the
 publisher keeps at most 20,000 ahead) and the worker's RSS is printed every N/10 decisions:
@@ -189,7 +189,7 @@ async def main_async(args: argparse.Namespace) -> int:
         print(
             f"embedded broker {broker.bootstrap}, {PARTITIONS} partitions, one worker; "
             f"{args.rate:g}/s, surge x{args.surge:g} for {args.surge_s:g}s; fetch max wait "
-            f"{f'{args.fetch_wait_ms} ms' if args.fetch_wait_ms else 'faust default (1,500 ms)'}"
+            f"{f'{args.fetch_wait_ms} ms' if args.fetch_wait_ms else 'aiokafka default (500 ms)'}"
         )
         env = {"WAVEBREAK_FETCH_MAX_WAIT_MS": str(args.fetch_wait_ms)} if args.fetch_wait_ms else {}
         with worker_process(broker.bootstrap, prefix, env) as child:
@@ -231,7 +231,7 @@ def main() -> int:
         "--fetch-wait-ms",
         type=int,
         default=0,
-        help="the worker's WAVEBREAK_FETCH_MAX_WAIT_MS (default: faust's 1,500 ms)",
+        help="the worker's WAVEBREAK_FETCH_MAX_WAIT_MS (default: aiokafka's 500 ms)",
     )
     return asyncio.run(main_async(parser.parse_args()))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator, Mapping, MutableMapping
 from typing import Any
 
@@ -11,27 +12,53 @@ from routing.memory import CustomerMemory
 
 __all__ = ["MemoryStore", "PartitionMemory"]
 
+log = logging.getLogger(__name__)
+
 
 class PartitionMemory(MutableMapping[bytes, CustomerMemory]):
     """One partition's memories, customer key -> `CustomerMemory`; writes are remembered.
 
     The route step reads and writes it like a dict; every key written since the last
     `take_dirty()` is changelogged once per batch (the latest value), not once per write.
+
+    A restored memory is kept as its changelog bytes until it is first read: a takeover
+    then costs a dict insert per customer, and most customers of a partition do not
+    write again before their memory expires.
     """
 
     __slots__ = ("_data", "_dirty", "partition")
 
     def __init__(self, partition: int) -> None:
         self.partition = partition
-        self._data: dict[bytes, CustomerMemory] = {}
+        self._data: dict[bytes, CustomerMemory | bytes] = {}
         self._dirty: set[bytes] = set()
 
     def get(self, key: bytes, default: Any = None) -> Any:  # the hot path: no __getitem__
         """The memory of `key`, or `default`."""
-        return self._data.get(key, default)
+        value = self._data.get(key)
+        if value is None:
+            return default
+        if value.__class__ is bytes:
+            return self._decode(key, value) or default
+        return value
 
     def __getitem__(self, key: bytes) -> CustomerMemory:
-        return self._data[key]
+        value = self.get(key)
+        if value is None:
+            raise KeyError(key)
+        return value  # type: ignore[no-any-return]
+
+    def _decode(self, key: bytes, value: bytes) -> CustomerMemory | None:
+        try:
+            memory = CustomerMemory.from_dict(orjson.loads(value))
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            # One unreadable record must not fail that customer's contacts: they are
+            # routed as a new customer's, and the next write replaces it.
+            log.warning("customer memory unreadable, starting afresh (%s)", type(exc).__name__)
+            del self._data[key]
+            return None
+        self._data[key] = memory
+        return memory
 
     def __setitem__(self, key: bytes, value: CustomerMemory) -> None:
         self._data[key] = value
@@ -53,7 +80,10 @@ class PartitionMemory(MutableMapping[bytes, CustomerMemory]):
         out: dict[bytes, bytes | None] = {}
         for key in self._dirty:
             memory = data.get(key)
-            out[key] = orjson.dumps(memory.to_dict()) if memory is not None else None
+            if memory is None or memory.__class__ is bytes:
+                out[key] = memory  # deleted, or never decoded
+            else:
+                out[key] = orjson.dumps(memory.to_dict())  # type: ignore[union-attr]
         self._dirty.clear()
         return out
 
@@ -62,7 +92,7 @@ class PartitionMemory(MutableMapping[bytes, CustomerMemory]):
         if value is None:
             self._data.pop(key, None)
             return
-        self._data[key] = CustomerMemory.from_dict(orjson.loads(value))
+        self._data[key] = value  # decoded when first read
 
 
 class MemoryStore:

@@ -321,18 +321,8 @@ class RouteStage:
                 for tp, recs in batches.items():
                     memory = memories[tp.partition]
                     for rec in recs:
-                        try:
+                        if rec.key is not None:  # every changelog record has one
                             memory.apply(rec.key, rec.value)
-                        except (ValueError, TypeError, KeyError) as exc:
-                            # One bad record must not keep the partition from being routed:
-                            # that customer is routed as new.
-                            log.warning(
-                                "route: skipping an unreadable memory at %s[%d]@%d (%s)",
-                                tp.topic,
-                                tp.partition,
-                                rec.offset,
-                                type(exc).__name__,
-                            )
                 for tp in list(remaining):
                     if await consumer.position(tp) >= (ends.get(tp) or 0):
                         remaining.discard(tp)

@@ -69,9 +69,9 @@ class Settings(BaseSettings):
         ge=1,
         le=30_000,
         description=(
-            "max wait of the worker's fetches; None keeps faust's 1,500 ms. The embedded "
-            "broker holds every fetch that long, so 50 cuts its latency from ~1.2 s to "
-            "~0.1 s, but see README (known issues): takeovers lost contacts with it"
+            "max wait of the worker's fetches; None keeps the clients' defaults (500 ms "
+            "in the normalize and route stages, 1,500 ms in faust's load-tick consumer). "
+            "The embedded broker holds a fetch up to that long"
         ),
     )
     max_message_bytes: int = Field(default=1024 * 1024, ge=1024)

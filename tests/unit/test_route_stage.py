@@ -243,3 +243,15 @@ def test_partition_memory_changelogs_the_latest_value_once_per_key() -> None:
     store = MemoryStore()
     store.install(restored)
     assert store.partition(3) is restored and len(store) == 1
+
+
+def test_an_unreadable_restored_memory_reads_as_a_new_customer() -> None:
+    memory = PartitionMemory(0)
+    memory.apply(b"good", orjson.dumps(CustomerMemory(seen={"c1": 1.0}).to_dict()))
+    memory.apply(b"bad", b"{not json")
+    memory.apply(b"gone", b"{}")
+    memory.apply(b"gone", None)  # a tombstone later in the changelog
+    assert len(memory) == 2  # kept as bytes until first read
+    assert memory.get(b"bad") is None and b"bad" not in memory
+    assert memory.get(b"good") == CustomerMemory(seen={"c1": 1.0})
+    assert memory.take_dirty() == {}  # reading is not writing
