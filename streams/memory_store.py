@@ -42,6 +42,10 @@ class PartitionMemory(MutableMapping[bytes, CustomerMemory]):
             return self._decode(key, value) or default
         return value
 
+    def stored(self, key: bytes) -> CustomerMemory | bytes | None:
+        """The memory of `key` as held: decoded, or still its changelog bytes (the sweep)."""
+        return self._data.get(key)
+
     def __getitem__(self, key: bytes) -> CustomerMemory:
         value = self.get(key)
         if value is None:

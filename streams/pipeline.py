@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, MutableMapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+import orjson
 from pydantic import ValidationError
 
 from routing.config import RoutingConfig
@@ -255,6 +257,11 @@ class Pipeline:
             self._use(config)
         if self._native and isinstance(value, CustomerMemory):
             value = value.to_dict()
+        elif isinstance(value, bytes):  # a restored memory not read since
+            try:
+                value = orjson.loads(value)
+            except orjson.JSONDecodeError:
+                return -math.inf  # unreadable: reading it would start afresh anyway
         return expires_at(value, self._dedup, self._history)
 
     def _use(self, config: RoutingConfig) -> None:

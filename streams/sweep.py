@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from streams.memory_store import PartitionMemory
 
 __all__ = ["MemorySweep", "SweepResult"]
 
@@ -38,14 +40,15 @@ class MemorySweep:
     Args:
         stores: Returns partition -> that partition's store (`MemoryStore.partitions`).
         flush: Changelogs the stores' deletions (`RouteStage.flush_changelog`).
-        expires_at: When a stored value stops mattering (epoch seconds).
+        expires_at: When a stored value (a `CustomerMemory` or its changelog bytes)
+            stops mattering, in epoch seconds.
         clock: Now, in epoch seconds.
         slice_size: Entries looked at between two yields to the event loop.
     """
 
     def __init__(
         self,
-        stores: Callable[[], Mapping[int, MutableMapping[bytes, Any]]],
+        stores: Callable[[], Mapping[int, PartitionMemory]],
         *,
         flush: Callable[[], Awaitable[Any]],
         expires_at: Callable[[Any], float],
@@ -73,13 +76,11 @@ class MemorySweep:
             await self._flush()
         return SweepResult(held=sum(len(s) for s in self._stores().values()), expired=expired)
 
-    def _sweep_slice(
-        self, store: MutableMapping[bytes, Any], keys: Iterable[bytes], now: float
-    ) -> int:
+    def _sweep_slice(self, store: PartitionMemory, keys: Iterable[bytes], now: float) -> int:
         expires_at = self._expires_at
         expired = 0
         for key in keys:
-            value = store.get(key)
+            value = store.stored(key)  # not decoded: most are never read again
             if value is None or expires_at(value) > now:
                 continue
             del store[key]

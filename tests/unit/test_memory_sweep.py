@@ -78,6 +78,12 @@ def test_after_expiry_the_memory_tells_a_new_contact_nothing(
     assert summarize(kept, "new", now).earlier == ()
 
 
+def stored_expiry(value: CustomerMemory | bytes) -> float:
+    """What the pipeline's `memory_expires_at` does with both forms a store holds."""
+    data = orjson.loads(value) if isinstance(value, bytes) else value.to_dict()
+    return expires_at(data, DEDUP, HISTORY)
+
+
 def store_of(memories: dict[bytes, CustomerMemory], partitions: int = 4) -> MemoryStore:
     store = MemoryStore()
     for key, memory in memories.items():
@@ -98,7 +104,7 @@ def sweep_of(
     sweep = MemorySweep(
         store.partitions,
         flush=flush,
-        expires_at=lambda value: expires_at(value.to_dict(), DEDUP, HISTORY),
+        expires_at=stored_expiry,
         clock=lambda: now,
         slice_size=7,
     )
@@ -117,6 +123,8 @@ def test_the_sweep_deletes_expired_memories_and_changelogs_tombstones() -> None:
     assert all(v is None for records in flushed.values() for v in records.values())
     assert result.expired == len(expected)
     assert result.held == 60 - len(expected) == len(store)
+    # The memories it kept were not decoded to be looked at.
+    assert all(isinstance(m.stored(k), bytes) for m in store.partitions().values() for k in m)
     # Nothing expired yet: nothing deleted, nothing flushed.
     flushed, result = sweep_of(store, now=T0 + 29 * DAY)
     assert flushed == {} and result.expired == 0
@@ -130,10 +138,34 @@ def test_a_memory_written_again_after_the_sweep_is_changelogged_not_tombstoned()
         MemorySweep(
             store.partitions,
             flush=lambda: asyncio.sleep(0),  # the flush comes later, after a new contact
-            expires_at=lambda value: expires_at(value.to_dict(), DEDUP, HISTORY),
+            expires_at=stored_expiry,
             clock=lambda: T0 + 45 * DAY,
         ).sweep()
     ) == SweepResult(held=0, expired=1)
     memory[key] = memory_of([T0 + 45 * DAY])  # the customer writes again before the flush
     value = memory.take_dirty()[key]
     assert value is not None and CustomerMemory.from_dict(orjson.loads(value)).recent
+
+
+def test_the_pipeline_reads_the_expiry_of_a_memory_still_in_its_changelog_form() -> None:
+    from pathlib import Path
+
+    from routing.config import load_config
+    from streams.ingest import Normalizer
+    from streams.pipeline import Pipeline
+    from streams.settings import Settings
+    from streams.topics import TopicNames
+    from tests.unit.conftest import NOW
+
+    config = load_config(Path(__file__).resolve().parents[2] / "config" / "open.yaml")
+    pipeline = Pipeline(
+        TopicNames.from_settings(Settings()),
+        Normalizer(lambda: NOW),
+        lambda: NOW,
+        config=lambda: config,
+        native_memory=True,
+    )
+    m = memory_of([T0, T0 + DAY])
+    as_stored = orjson.dumps(m.to_dict())
+    assert pipeline.memory_expires_at(as_stored) == pipeline.memory_expires_at(m) > T0
+    assert pipeline.memory_expires_at(b"{garbage") == -math.inf
