@@ -22,7 +22,6 @@ from streams.agents import install_load
 from streams.config_source import CONFIG_KEY, DEFAULT_CONFIG, ActiveConfig, ConfigSource
 from streams.embedded_fixes import (
     SeekFirstTableManager,
-    apply_embedded_fixes,
     install_consumer,
     true_end_offsets,
 )
@@ -138,12 +137,9 @@ def create_app(
         fetch_max_wait_ms=settings.fetch_max_wait_ms,
         on_gap=lambda outcome, topic, *_: metrics.offset_gaps.labels(topic, outcome).inc(),
     )
-    if settings.embedded:
-        apply_embedded_fixes(app, settings)  # before the first table: see the README
-    else:
-        # faust resumes stream partitions before seeking them after table recovery;
-        # see SeekFirstRecovery. Before the first table, like the embedded fixes.
-        app.conf.TableManager = SeekFirstTableManager  # type: ignore[assignment]  # faust types this setting as a typing form
+    # faust resumes stream partitions before seeking them after a rebalance; see
+    # SeekFirstRecovery (the load-tick agent is faust's only stream now).
+    app.conf.TableManager = SeekFirstTableManager  # type: ignore[assignment]  # faust types this setting as a typing form
     raw_schema: Any = faust.Schema(
         key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
     )

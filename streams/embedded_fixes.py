@@ -15,16 +15,11 @@ from faust.tables.recovery import Recovery
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP, Message
 
-from streams.kafka import client_options
 from streams.offset_guard import ContiguityGuard, Verdict
-from streams.settings import Settings
 
 __all__ = [
-    "EmbeddedRecovery",
-    "EmbeddedTableManager",
     "SeekFirstRecovery",
     "SeekFirstTableManager",
-    "apply_embedded_fixes",
     "install_consumer",
     "true_end_offsets",
 ]
@@ -146,43 +141,6 @@ class SeekFirstRecovery(Recovery):
         self.log.info("Worker ready")
 
 
-class EmbeddedRecovery(SeekFirstRecovery):
-    """faust's table Recovery with the changelog highwaters probed, not asked for.
-
-    Recovery replays a changelog partition up to the highwater `consumer.highwaters()`
-    returns (aiokafka `end_offsets`, i.e. ListOffsets "latest") and then pauses it for
-    good. On Tansu that end is short by up to one batch, so the newest table updates
-    would be skipped: customer memories roll back and already-routed contacts get routed
-    again after every restart. The probe reads past the reported end instead.
-    """
-
-    def __init__(self, *args: Any, client_options: Mapping[str, Any], **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.client_options = client_options
-
-    async def _build_highwaters(
-        self, consumer: Any, tps: set[TP], destination: Any, title: str
-    ) -> None:
-        await super()._build_highwaters(consumer, tps, destination, title)
-        if not tps:
-            return
-        # faust stores highwater - 1 (the last offset to read); None/empty partitions are -1.
-        reported = {tp: destination[tp] + 1 for tp in tps}
-        ends = await true_end_offsets(reported, self.client_options)
-        fixed = {tp: end for tp, end in ends.items() if end != reported[tp]}
-        for tp, end in fixed.items():
-            destination[tp] = end - 1
-        if fixed:
-            self.log.info(
-                "embedded broker: %s changelog ends corrected %s",
-                title,
-                ", ".join(
-                    f"{tp.topic}[{tp.partition}] {reported[tp]}->{e}"
-                    for tp, e in sorted(fixed.items())
-                ),
-            )
-
-
 class SeekFirstTableManager(TableManager):
     """faust's TableManager that recovers tables with `SeekFirstRecovery` (any broker)."""
 
@@ -191,30 +149,6 @@ class SeekFirstTableManager(TableManager):
         """Recovery service used by this table manager (created on first use)."""
         if self._recovery is None:
             self._recovery = SeekFirstRecovery(self.app, self, beacon=self.beacon, loop=self.loop)
-        return self._recovery
-
-
-class EmbeddedTableManager(TableManager):
-    """faust's TableManager that recovers tables with `EmbeddedRecovery`.
-
-    `apply_embedded_fixes` installs a subclass that carries the app's connection options
-    (faust instantiates the class itself, with only the app and a beacon).
-    """
-
-    #: aiokafka options for the end-offset probe.
-    client_options: Mapping[str, Any] = {}
-
-    @property
-    def recovery(self) -> Recovery:
-        """Recovery service used by this table manager (created on first use)."""
-        if self._recovery is None:
-            self._recovery = EmbeddedRecovery(
-                self.app,
-                self,
-                beacon=self.beacon,
-                loop=self.loop,
-                client_options=self.client_options,
-            )
         return self._recovery
 
 
@@ -341,23 +275,3 @@ def install_consumer(
     consumer = type("Consumer", (GuardedConsumer,), {"ConsumerThread": thread, "on_gap": hook})
     transport = type("Transport", (faust_aiokafka.Transport,), {"Consumer": consumer})
     app.transport = transport(app.conf.broker_consumer, app)
-
-
-def apply_embedded_fixes(app: faust.App, settings: Settings) -> None:
-    """Make `app` work around the embedded broker's known defects (see the README).
-
-    Call it right after creating the app, before any table is declared: faust builds
-    its table manager (and thereby picks the class) on the first `app.Table`.
-
-    Raises:
-        RuntimeError: a table was declared already.
-    """
-    if "tables" in app.__dict__:
-        raise RuntimeError("apply_embedded_fixes must run before the first table is declared")
-    options = dict(client_options(settings))
-    manager: Any = type(
-        EmbeddedTableManager.__name__,
-        (EmbeddedTableManager,),
-        {"client_options": options, "__module__": __name__},
-    )
-    app.conf.TableManager = manager

@@ -75,9 +75,9 @@ def broker_options(broker: EmbeddedBroker) -> dict[str, Any]:
     return {"bootstrap_servers": broker.bootstrap}
 
 
-#: Route batch size of the workers that are killed. At most two batches are in flight
-#: (one sent and unacknowledged, one acknowledged whose memory is not yet in the
-#: changelog), and only those are routed again after a crash. A smaller batch than the
+#: Route batch size of the workers that are killed. Only the batch in flight at the kill
+#: (decisions sent, its memory not yet on the changelog) is routed again after a crash,
+#: plus, in a takeover, what the survivor routed twice. A smaller batch than the
 #: default 500 keeps that window, and so the duplicate share, independent of how far a
 #: CPU-starved worker happens to lag at the kill.
 BATCH = 100
