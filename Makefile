@@ -46,6 +46,7 @@ BENCHES := bench_normalizer bench_sentiment bench_waves bench_policy bench_pipel
 bench: $(STAMP) ## print throughput/latency figures (normalizer, sentiment, waves, policy, broker end to end)
 	@for b in $(BENCHES); do echo "== bench/$$b.py"; $(PY) bench/$$b.py || exit 1; done
 	@echo "(bench/bench_broker_baselines.py --ablation measures faust settings one by one)"
+	@echo "(bench/callgrind_policy.py counts instructions per contact of the routing core; needs valgrind)"
 
 clean: ## remove the virtualenv and caches
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis build *.egg-info
