@@ -6,7 +6,7 @@ import logging
 import os
 import socket
 import ssl
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -66,6 +66,26 @@ class WavebreakApp:
     load: Callable[[], LoadState]
 
 
+class _App(faust.App):
+    """faust's App, plus tasks that start with the app rather than after its first rebalance.
+
+    faust starts `app.task`s, timers and services only once its own consumer group has
+    joined and recovered (18 s of a restart on the embedded broker). The normalize and
+    route stages and the topic mirrors have their own consumers and need none of that,
+    so they start with the app and route while faust's group (load ticks) still joins.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.early_tasks: list[Callable[[], Awaitable[Any]]] = []
+
+    async def on_start(self) -> None:
+        """Start the early tasks (stopped with the app, like faust's own futures)."""
+        await super().on_start()
+        for task in self.early_tasks:
+            self.add_future(task())
+
+
 def faust_credentials(settings: Settings) -> Any:
     """Return faust broker credentials for the configured security protocol, or None."""
     proto = settings.security_protocol
@@ -100,7 +120,7 @@ def create_app(
     metrics = metrics or Metrics.create()
     topics = TopicNames.from_settings(settings)
     config = config or ConfigSource.from_file(settings.config_path or DEFAULT_CONFIG, clock=clock)
-    app = faust.App(
+    app = _App(
         settings.app_id,
         broker=settings.broker,
         broker_credentials=faust_credentials(settings),
@@ -176,7 +196,7 @@ def create_app(
     load_view = Cached(lambda: load_state(load_mirror.data))
 
     for mirror in (config_mirror, capacity_mirror, load_mirror):
-        app.task(mirror.run)
+        app.early_tasks.append(mirror.run)
     counter = TickCounter()
 
     def detector_factory(checkpoint: Any) -> WaveDetector:
@@ -292,8 +312,7 @@ def create_app(
         # Earlier workers routed contacts.normalized in faust's group (see RouteStage).
         legacy_group=settings.app_id,
     )
-    app.task(normalize_stage.run)
-    app.task(route_stage.run)
+    app.early_tasks += [normalize_stage.run, route_stage.run]
 
     # --- customer memory: delete what expired (a customer who never writes again)
     sweep = MemorySweep(
