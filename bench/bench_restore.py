@@ -43,6 +43,7 @@ from streams.metrics import Metrics  # noqa: E402
 from streams.pipeline import Pipeline, Record  # noqa: E402
 from streams.route_stage import RouteStage  # noqa: E402
 from streams.settings import Settings  # noqa: E402
+from streams.stage import StageKafka  # noqa: E402
 from streams.topics import TopicNames  # noqa: E402
 
 PARTITIONS = 4
@@ -103,11 +104,7 @@ async def main_async(customers: int, contacts: int) -> int:
             Metrics.create(CollectorRegistry()),
             topic="unused",
             changelog=topic,
-            group_id="unused",
-            client_options=options,
-            consumer_options={},
-            producer_options={},
-            batch_size=500,
+            kafka=StageKafka("unused", options, batch_size=500),
             end_offsets=lambda reported: true_end_offsets(reported, options),
         )
         rss = _rss_mib()

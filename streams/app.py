@@ -36,6 +36,7 @@ from streams.pipeline import Pipeline
 from streams.route_stage import RouteStage
 from streams.sensor import LagMonitor
 from streams.settings import Settings
+from streams.stage import StageKafka
 from streams.sweep import MemorySweep
 from streams.topics import TopicNames
 
@@ -285,11 +286,13 @@ def create_app(
         pipeline,
         metrics,
         topic=topics.raw,
-        group_id=settings.normalize_group_id,
-        client_options=kafka_options,
-        consumer_options=stage_consumer,
-        producer_options=stage_producer,
-        batch_size=settings.batch_size,
+        kafka=StageKafka(
+            settings.normalize_group_id,
+            kafka_options,
+            stage_consumer,
+            stage_producer,
+            settings.batch_size,
+        ),
     )
 
     async def changelog_ends(reported: Any) -> Any:
@@ -301,11 +304,13 @@ def create_app(
         metrics,
         topic=topics.normalized,
         changelog=topics.memory_changelog,
-        group_id=settings.route_group_id,
-        client_options=kafka_options,
-        consumer_options=stage_consumer,
-        producer_options=stage_producer,
-        batch_size=settings.batch_size,
+        kafka=StageKafka(
+            settings.route_group_id,
+            kafka_options,
+            stage_consumer,
+            stage_producer,
+            settings.batch_size,
+        ),
         end_offsets=changelog_ends,
         # A worker that starts reads the latest published config before routing.
         before_routing=config_mirror.ready.wait,

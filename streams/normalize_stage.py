@@ -9,9 +9,9 @@ from typing import Any
 from streams.batches import send_acknowledged
 from streams.codecs import encode_model
 from streams.ingest import DeadLetter, Reason, Source
-from streams.lag import LagGauge
 from streams.metrics import Metrics
 from streams.pipeline import Pipeline, Record
+from streams.stage import LagGauge, StageKafka, commit_batch
 
 __all__ = ["NormalizeStage", "bug_record"]
 
@@ -53,11 +53,7 @@ class NormalizeStage:
         pipeline: The pure pipeline (its `normalize` step and observer).
         metrics: Batch sizes and the consumer lag of the raw partitions.
         topic: The raw topic.
-        group_id: The consumer group of this stage.
-        client_options: aiokafka connection options (bootstrap servers, security).
-        consumer_options: Further consumer settings (session timeout, fetch wait, ...).
-        producer_options: Further producer settings (linger, batch size, acks, ...).
-        batch_size: Most records per batch.
+        kafka: The stage's consumer group and clients.
     """
 
     def __init__(
@@ -66,20 +62,12 @@ class NormalizeStage:
         metrics: Metrics,
         *,
         topic: str,
-        group_id: str,
-        client_options: Mapping[str, Any],
-        consumer_options: Mapping[str, Any],
-        producer_options: Mapping[str, Any],
-        batch_size: int,
+        kafka: StageKafka,
     ) -> None:
         self._pipeline = pipeline
         self._metrics = metrics
         self.topic = topic
-        self.group_id = group_id
-        self._client = dict(client_options)
-        self._consumer_options = dict(consumer_options)
-        self._producer_options = dict(producer_options)
-        self._batch_size = batch_size
+        self.kafka = kafka
         self._consumer: Any = None
         self._lag = LagGauge(metrics.consumer_lag, topic)
 
@@ -90,20 +78,10 @@ class NormalizeStage:
 
     async def run(self) -> None:
         """Consume, normalize, produce, commit; until cancelled (then leave the group)."""
-        from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-
-        producer = AIOKafkaProducer(**self._producer_options, **self._client)
+        producer = self.kafka.make_producer()
         await producer.start()
         try:
-            consumer = AIOKafkaConsumer(
-                self.topic,
-                group_id=self.group_id,
-                enable_auto_commit=False,
-                auto_offset_reset="earliest",
-                max_poll_records=self._batch_size,
-                **self._consumer_options,
-                **self._client,
-            )
+            consumer = self.kafka.make_consumer(self.topic)
             await consumer.start()
             self._consumer = consumer
             try:
@@ -123,20 +101,13 @@ class NormalizeStage:
     async def _process(
         self, consumer: Any, producer: Any, batches: Mapping[Any, Sequence[Any]]
     ) -> None:
-        from aiokafka.errors import CommitFailedError, IllegalStateError
-
         records = [self._normalize(rec) for recs in batches.values() for rec in recs]
         self._metrics.batch_size.labels("normalize").observe(len(records))
         await send_acknowledged(producer, records, "normalize")
         offsets = {tp: recs[-1].offset + 1 for tp, recs in batches.items() if recs}
-        try:
-            await consumer.commit(offsets)
-        except (CommitFailedError, IllegalStateError) as exc:
-            # The group rebalanced while the batch was in flight: its outputs are on the
-            # broker, and the partitions' new owner re-reads them from the last commit.
-            log.warning("normalize: commit refused after a rebalance (%s)", type(exc).__name__)
-            return
-        self._lag.committed(offsets)
+        await commit_batch(
+            consumer, offsets, stage="normalize", metrics=self._metrics, lag=self._lag
+        )
 
     def _normalize(self, rec: Any) -> Record:
         source = Source(topic=rec.topic, partition=rec.partition, offset=rec.offset)

@@ -10,11 +10,11 @@ from typing import Any
 
 from streams.batches import send_acknowledged
 from streams.ingest import Source
-from streams.lag import LagGauge
 from streams.memory_store import MemoryStore, PartitionMemory
 from streams.metrics import Metrics
 from streams.normalize_stage import bug_record
 from streams.pipeline import Pipeline, Record
+from streams.stage import LagGauge, StageKafka, commit_batch
 
 __all__ = ["RouteStage"]
 
@@ -53,11 +53,7 @@ class RouteStage:
         metrics: Batch sizes, lag of the contacts partitions and commit latency.
         topic: contacts.normalized.
         changelog: The memory changelog topic (compacted, same partitions as `topic`).
-        group_id: The consumer group of this stage.
-        client_options: aiokafka connection options (bootstrap servers, security).
-        consumer_options: Further consumer settings (session timeout, fetch wait, ...).
-        producer_options: Further producer settings (linger, batch size, acks, ...).
-        batch_size: Most records per batch.
+        kafka: The stage's consumer group and clients.
         end_offsets: Corrects the end offsets the broker reports for the changelog
             partitions (the embedded broker reports them short: `true_end_offsets`).
         before_routing: Awaited once before the first contact is routed (the worker
@@ -75,11 +71,7 @@ class RouteStage:
         *,
         topic: str,
         changelog: str,
-        group_id: str,
-        client_options: Mapping[str, Any],
-        consumer_options: Mapping[str, Any],
-        producer_options: Mapping[str, Any],
-        batch_size: int,
+        kafka: StageKafka,
         end_offsets: Callable[[Mapping[Any, int | None]], Awaitable[Mapping[Any, int]]]
         | None = None,
         before_routing: Callable[[], Awaitable[Any]] | None = None,
@@ -89,11 +81,7 @@ class RouteStage:
         self._metrics = metrics
         self.topic = topic
         self.changelog = changelog
-        self.group_id = group_id
-        self._client = dict(client_options)
-        self._consumer_options = dict(consumer_options)
-        self._producer_options = dict(producer_options)
-        self._batch_size = batch_size
+        self.kafka = kafka
         self._end_offsets = end_offsets
         self._before_routing = before_routing
         self._legacy_group = legacy_group
@@ -120,21 +108,12 @@ class RouteStage:
 
     async def run(self) -> None:
         """Join the group, route, produce, commit; until cancelled (then leave the group)."""
-        from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-
-        producer = AIOKafkaProducer(**self._producer_options, **self._client)
+        producer = self.kafka.make_producer()
         await producer.start()
         self._producer = producer
         try:
             await self._adopt_legacy_offsets()
-            consumer = AIOKafkaConsumer(
-                group_id=self.group_id,
-                enable_auto_commit=False,
-                auto_offset_reset="earliest",
-                max_poll_records=self._batch_size,
-                **self._consumer_options,
-                **self._client,
-            )
+            consumer = self.kafka.make_consumer()
             consumer.subscribe([self.topic], listener=_listener(self))
             await consumer.start()
             self._consumer = consumer
@@ -158,8 +137,6 @@ class RouteStage:
     async def _process(
         self, consumer: Any, producer: Any, batches: Mapping[Any, Sequence[Any]]
     ) -> None:
-        from aiokafka.errors import CommitFailedError, IllegalStateError
-
         owned = self._owned
         records: list[Record] = []
         offsets: dict[Any, int] = {}
@@ -177,17 +154,7 @@ class RouteStage:
         self._metrics.batch_size.labels("route").observe(sum(len(r) for r in batches.values()))
         await send_acknowledged(producer, records, "route")
         await send_acknowledged(producer, self._changelog_records(touched), "route changelog")
-        started = time.monotonic()
-        try:
-            await consumer.commit(offsets)
-        except (CommitFailedError, IllegalStateError) as exc:
-            # The group rebalanced while the batch was in flight: its outputs and memory
-            # are on the broker, and the partitions' next owner re-reads the batch from the
-            # last commit and drops its contacts as already routed.
-            log.warning("route: commit refused after a rebalance (%s)", type(exc).__name__)
-            return
-        self._metrics.commit_latency.observe(time.monotonic() - started)
-        self._lag.committed(offsets)
+        await commit_batch(consumer, offsets, stage="route", metrics=self._metrics, lag=self._lag)
 
     def _route(self, rec: Any, memory: PartitionMemory) -> list[Record]:
         source = Source(topic=rec.topic, partition=rec.partition, offset=rec.offset)
@@ -258,13 +225,13 @@ class RouteStage:
         legacy_group = self._legacy_group
         if legacy_group is None:
             return
-        admin = AIOKafkaAdminClient(**self._client)
+        admin = AIOKafkaAdminClient(**self.kafka.client)
         try:
             await admin.start()
             # Partitions named: the embedded broker cannot list a group's offsets for all.
             (described,) = await admin.describe_topics([self.topic])
             tps = [TopicPartition(self.topic, p["partition"]) for p in described["partitions"]]
-            ours = await admin.list_consumer_group_offsets(self.group_id, partitions=tps)
+            ours = await admin.list_consumer_group_offsets(self.kafka.group_id, partitions=tps)
             if any(meta.offset >= 0 for meta in ours.values()):
                 return
             legacy = await admin.list_consumer_group_offsets(legacy_group, partitions=tps)
@@ -279,7 +246,7 @@ class RouteStage:
         if not offsets:
             return
         committer = AIOKafkaConsumer(
-            group_id=self.group_id, enable_auto_commit=False, **self._client
+            group_id=self.kafka.group_id, enable_auto_commit=False, **self.kafka.client
         )
         await committer.start()
         try:
@@ -292,7 +259,7 @@ class RouteStage:
             await committer.stop()
         log.info(
             "route: group %s starts where group %s stopped on %s (%s)",
-            self.group_id,
+            self.kafka.group_id,
             legacy_group,
             self.topic,
             ", ".join(f"[{tp.partition}] {o}" for tp, o in sorted(offsets.items())),
@@ -304,7 +271,10 @@ class RouteStage:
 
         memories = {p: PartitionMemory(p) for p in partitions}
         consumer = AIOKafkaConsumer(
-            group_id=None, enable_auto_commit=False, auto_offset_reset="earliest", **self._client
+            group_id=None,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            **self.kafka.client,
         )
         await consumer.start()
         try:

@@ -15,6 +15,7 @@ from streams.metrics import Metrics
 from streams.normalize_stage import NormalizeStage
 from streams.pipeline import Pipeline
 from streams.settings import Settings
+from streams.stage import StageKafka
 from streams.topics import TopicNames
 from tests.unit.conftest import NOW, envelope, raw
 
@@ -62,11 +63,7 @@ def stage(normalizer: Normalizer, metrics: Metrics) -> NormalizeStage:
         pipeline,
         metrics,
         topic=TOPICS.raw,
-        group_id="g-normalize",
-        client_options={},
-        consumer_options={},
-        producer_options={},
-        batch_size=10,
+        kafka=StageKafka("g-normalize", {}, batch_size=10),
     )
 
 

@@ -21,6 +21,7 @@ from streams.metrics import Metrics
 from streams.pipeline import Pipeline
 from streams.route_stage import RouteStage
 from streams.settings import Settings
+from streams.stage import StageKafka
 from streams.topics import TopicNames
 from tests.unit.conftest import NOW, envelope, raw
 
@@ -93,11 +94,7 @@ def stage() -> RouteStage:
         Metrics.create(CollectorRegistry()),
         topic=TOPICS.normalized,
         changelog=TOPICS.memory_changelog,
-        group_id="g-route",
-        client_options={},
-        consumer_options={},
-        producer_options={},
-        batch_size=100,
+        kafka=StageKafka("g-route", {}, batch_size=100),
     )
 
 
@@ -199,11 +196,7 @@ def test_a_rebalance_restores_new_partitions_and_keeps_the_ones_it_still_owns() 
         base._metrics,
         topic=base.topic,
         changelog=base.changelog,
-        group_id="g",
-        client_options={},
-        consumer_options={},
-        producer_options={},
-        batch_size=10,
+        kafka=StageKafka("g", {}, batch_size=10),
     )
     s.restored = []
 
