@@ -22,6 +22,8 @@ log = logging.getLogger(__name__)
 
 #: Records per fetch while a partition's memory is rebuilt from its changelog.
 _RESTORE_FETCH = 10_000
+#: First wait before reading a changelog again that could not be read (doubling to 30 s).
+_RESTORE_RETRY_S = 0.5
 
 
 class RouteStage:
@@ -197,7 +199,7 @@ class RouteStage:
                 missing = sorted(new - set(self.store.partitions()))
                 if missing:
                     started = time.monotonic()
-                    restored = await self._restore(missing)
+                    restored = await self._restore_until_read(missing)
                     for memory in restored:
                         self.store.install(memory)
                     log.info(
@@ -209,6 +211,30 @@ class RouteStage:
                 self._owned = frozenset(new)
         finally:
             self._rebalancing = False
+
+    async def _restore_until_read(self, partitions: Sequence[int]) -> list[PartitionMemory]:
+        """`_restore`, retried until it succeeds: routing without the memory would be wrong.
+
+        Nothing of these partitions is routed meanwhile (their lag grows, and alerts on it);
+        the group stays stable, since aiokafka heartbeats from a task of its own.
+        """
+        delay = _RESTORE_RETRY_S
+        while True:
+            try:
+                return await self._restore(partitions)
+            except Exception as exc:
+                log.error(
+                    "route: cannot rebuild the customer memory of partitions %s from %s "
+                    "(%s: %s); retrying in %.0fs. Does the topic exist "
+                    "(WAVEBREAK_CREATE_TOPICS) and may this worker read it?",
+                    list(partitions),
+                    self.changelog,
+                    type(exc).__name__,
+                    exc,
+                    delay,
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
 
     async def _adopt_legacy_offsets(self) -> None:
         """Before joining: a group that never committed on `topic` takes the legacy commits.

@@ -8,12 +8,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import orjson
+import pytest
 from aiokafka.partitioner import DefaultPartitioner
 from prometheus_client import CollectorRegistry
 
 from routing.config import load_config
 from routing.contact import Contact
 from routing.memory import CustomerMemory
+from streams import route_stage
 from streams.batches import key_hash
 from streams.ingest import Normalizer, Source
 from streams.memory_store import MemoryStore, PartitionMemory
@@ -248,3 +250,36 @@ def test_an_unreadable_restored_memory_reads_as_a_new_customer() -> None:
     assert memory.get(b"bad") is None and b"bad" not in memory
     assert memory.get(b"good") == CustomerMemory(seen={"c1": 1.0})
     assert memory.take_dirty() == {}  # reading is not writing
+
+
+class Flaky(Restoring):
+    """A changelog that cannot be read the first two times (a missing topic, a broker away)."""
+
+    failures = 2
+
+    async def _restore(self, partitions: Sequence[int]) -> list[PartitionMemory]:
+        if self.failures:
+            self.failures -= 1
+            raise ConnectionError("broker away")
+        return await super()._restore(partitions)
+
+
+def test_a_changelog_that_cannot_be_read_is_retried_and_nothing_is_routed_meanwhile(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(route_stage, "_RESTORE_RETRY_S", 0.01)
+    base = stage()
+    s = Flaky(
+        base._pipeline, base._metrics, topic=base.topic, changelog=base.changelog, kafka=base.kafka
+    )
+    s.restored = []
+
+    async def scenario() -> None:
+        task = asyncio.create_task(s.on_assigned({0}))
+        await asyncio.sleep(0.005)
+        assert s.assignment() == frozenset()  # not routed before its memory is read
+        await task
+
+    asyncio.run(scenario())
+    assert s.assignment() == {0} and s.restored == [[0]]
+    assert sum("cannot rebuild the customer memory" in r.message for r in caplog.records) == 2
