@@ -12,12 +12,30 @@ from aiokafka.partitioner import murmur2
 
 from streams.pipeline import Record
 
-__all__ = ["key_hash", "retry_until_acknowledged", "send_acknowledged", "send_batched"]
+__all__ = [
+    "RecordTooLarge",
+    "key_hash",
+    "refused_for_good",
+    "retry_until_acknowledged",
+    "send_acknowledged",
+    "send_batched",
+]
 
 log = logging.getLogger(__name__)
 
 _HASHES: dict[bytes, int] = {}
 _HASH_CACHE_LIMIT = 100_000
+
+
+class RecordTooLarge(ValueError):
+    """A record larger than the producer's batch size limit: no retry will send it."""
+
+
+def refused_for_good(exc: BaseException) -> bool:
+    """Whether a send failed because of the records themselves (too large), not the broker."""
+    from aiokafka.errors import MessageSizeTooLargeError, RecordListTooLargeError
+
+    return isinstance(exc, RecordTooLarge | MessageSizeTooLargeError | RecordListTooLargeError)
 
 
 def key_hash(key: bytes) -> int:
@@ -42,6 +60,7 @@ async def retry_until_acknowledged(
     A failed attempt sends everything again: what did get through becomes a duplicate,
     which the route stage drops by contact id (and a dead letter twice is better than
     none). Backs off from 0.1 s, doubling up to 5 s; `what` names the attempt in the log.
+    A send refused for the records themselves (`refused_for_good`) is raised, not retried.
     """
     delay = 0.1
     while True:
@@ -49,6 +68,8 @@ async def retry_until_acknowledged(
             await asyncio.gather(*await send())
             return
         except Exception as exc:  # broker unreachable, leader moved, request timed out
+            if refused_for_good(exc):
+                raise
             log.warning("%s failed (%s); retrying in %.1fs", what, type(exc).__name__, delay)
             await asyncio.sleep(delay)
             delay = min(delay * 2, 5.0)
@@ -104,23 +125,33 @@ async def _send_partition(
     for r in records:
         if batch.append(key=r.key, value=r.value, timestamp=None) is None:
             if not filled:  # aiokafka always takes a batch's first record, whatever its size
-                raise ValueError(f"a record for {topic} does not fit an empty batch")
+                raise RecordTooLarge(f"a record for {topic} does not fit an empty batch")
             # Full (the producer's max_batch_size): send it, go on in a new one.
             futures.append(await producer.send_batch(batch, topic, partition=partition))
             batch, filled = producer.create_batch(), 0
             if batch.append(key=r.key, value=r.value, timestamp=None) is None:
-                raise ValueError(f"a record for {topic} does not fit an empty batch")
+                raise RecordTooLarge(f"a record for {topic} does not fit an empty batch")
         filled += 1
     futures.append(await producer.send_batch(batch, topic, partition=partition))
     return futures
 
 
-async def send_acknowledged(producer: Any, records: Sequence[Record], what: str) -> None:
+async def send_acknowledged(
+    producer: Any,
+    records: Sequence[Record],
+    what: str,
+    replace: Callable[[Record, BaseException], Record] | None = None,
+) -> None:
     """Send `records` on `producer`; return once the broker has them all, retrying until then.
 
     Keyed records go where aiokafka's default partitioner (murmur2 of the key, as faust's
     producer and Kafka's Java client hash it) puts them, so contacts.normalized stays
     co-partitioned with the customer-memory changelog.
+
+    A batch the broker refuses for its records' size is sent again one record at a time,
+    and each record refused alone is sent as `replace(record, error)` instead (a small
+    dead letter), so one oversized record neither stops the stage nor is lost silently.
+    Without `replace` the refusal is raised.
     """
     if not records:
         return
@@ -134,7 +165,25 @@ async def send_acknowledged(producer: Any, records: Sequence[Record], what: str)
             return random.choice(parts)
         return parts[key_hash(key) % len(parts)]
 
-    await retry_until_acknowledged(
-        lambda: send_batched(producer, partition_of, records),
-        f"{what}: producing {len(records)} records",
-    )
+    try:
+        await retry_until_acknowledged(
+            lambda: send_batched(producer, partition_of, records),
+            f"{what}: producing {len(records)} records",
+        )
+        return
+    except Exception as exc:
+        if replace is None or not refused_for_good(exc):
+            raise
+        log.warning("%s: a batch was refused (%s); sending it record by record", what, exc)
+
+    async def send_one(record: Record) -> None:
+        await retry_until_acknowledged(lambda: send_batched(producer, partition_of, [record]), what)
+
+    for record in records:
+        try:
+            await send_one(record)
+        except Exception as exc:
+            if not refused_for_good(exc):
+                raise
+            log.error("%s: a record for %s was refused (%s); replaced", what, record.topic, exc)
+            await send_one(replace(record, exc))

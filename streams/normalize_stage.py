@@ -6,6 +6,8 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import orjson
+
 from streams.batches import send_acknowledged
 from streams.codecs import encode_model
 from streams.ingest import DeadLetter, Reason, Source
@@ -13,9 +15,40 @@ from streams.metrics import Metrics
 from streams.pipeline import Pipeline, Record
 from streams.stage import LagGauge, StageKafka, commit_batch
 
-__all__ = ["NormalizeStage", "bug_record"]
+__all__ = ["NormalizeStage", "bug_record", "refused_record"]
 
 log = logging.getLogger(__name__)
+
+
+def refused_record(pipeline: Pipeline, record: Record, raw_size: int, source: Source) -> Record:
+    """What replaces an output the broker refused as too large: a dead letter without bytes.
+
+    A contact whose normalized form is over the broker's message size limit becomes a
+    `too_large` dead letter; a dead letter that is too large with its original bytes goes
+    without them. Either way it names the source record, where the original still is.
+    """
+    note = (
+        f"the original ({raw_size} bytes) is not included: over the broker's message size "
+        f"limit; read it at {source.topic}[{source.partition}]@{source.offset}"
+    )
+    if record.topic == pipeline.topics.dlq and record.value is not None:
+        dead = orjson.loads(record.value)
+        dead["message"] = f"{dead.get('message', '')} ({note})"
+        dead["original_b64"] = ""
+        return Record(record.topic, record.key, orjson.dumps(dead))
+    contact = orjson.loads(record.value) if record.value is not None else {}
+    letter = DeadLetter(
+        reason=Reason.TOO_LARGE,
+        event_id=contact.get("event_id"),
+        channel=contact.get("channel"),
+        message=f"the normalized contact is over the broker's message size limit; {note}",
+        source=source,
+        original_size=raw_size,
+        original_b64="",
+        received_at=pipeline.clock(),
+    )
+    pipeline.observer.on_dead_letter(letter)
+    return Record(pipeline.topics.dlq, None, encode_model(letter))
 
 
 def bug_record(
@@ -101,9 +134,17 @@ class NormalizeStage:
     async def _process(
         self, consumer: Any, producer: Any, batches: Mapping[Any, Sequence[Any]]
     ) -> None:
-        records = [self._normalize(rec) for recs in batches.values() for rec in recs]
+        inputs = [rec for recs in batches.values() for rec in recs]
+        records = [self._normalize(rec) for rec in inputs]
         self._metrics.batch_size.labels("normalize").observe(len(records))
-        await send_acknowledged(producer, records, "normalize")
+        origin = {id(out): rec for out, rec in zip(records, inputs, strict=True)}
+
+        def replace(record: Record, exc: BaseException) -> Record:
+            rec = origin[id(record)]
+            source = Source(topic=rec.topic, partition=rec.partition, offset=rec.offset)
+            return refused_record(self._pipeline, record, len(rec.value or b""), source)
+
+        await send_acknowledged(producer, records, "normalize", replace)
         offsets = {tp: recs[-1].offset + 1 for tp, recs in batches.items() if recs}
         await commit_batch(
             consumer, offsets, stage="normalize", metrics=self._metrics, lag=self._lag

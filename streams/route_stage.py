@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
@@ -43,11 +44,14 @@ class RouteStage:
     decision was lost; a crash in between only routes the batch again (at-least-once;
     the decisions carry the contact id).
 
-    A partition that arrives in a rebalance is rebuilt from the changelog before any of
-    its contacts is routed; partitions kept across a rebalance keep their memory (with
-    Kafka's eager rebalancing no other worker can have routed them in between). Revoking
-    waits for the batch in flight, so a batch never writes a partition's changelog after
-    its new owner has started to read it.
+    A partition that arrives in a rebalance is paused and rebuilt from the changelog by a
+    task of its own, then resumed: the rebalance listener returns at once, because
+    aiokafka sends no heartbeats while it runs (a long restore there would get the member
+    evicted). Partitions kept across a rebalance keep their memory only while the
+    worker's group membership (member id) is the same one: with Kafka's eager rebalancing
+    no other worker can have routed them in between, but after an eviction another worker
+    may have. Revoking cancels a restore in progress and waits for the batch in flight,
+    so a batch never writes a partition's changelog after its new owner started reading.
 
     Args:
         pipeline: The pure pipeline (its `route` step, observer and clock); it must be
@@ -92,6 +96,8 @@ class RouteStage:
         self._lock = asyncio.Lock()
         self._owned: frozenset[int] = frozenset()  # restored partitions, safe to route
         self._rebalancing = False
+        self._restoring: asyncio.Task[None] | None = None
+        self._member: str | None = None  # the group membership the held memory belongs to
         self._consumer: Any = None
         self._producer: Any = None
         self._lag = LagGauge(metrics.consumer_lag, topic)
@@ -104,7 +110,8 @@ class RouteStage:
 
     def settled(self) -> bool:
         """Whether partitions are assigned and no rebalance or restore is in progress."""
-        return bool(self._owned) and not self._rebalancing
+        restoring = self._restoring is not None and not self._restoring.done()
+        return bool(self._owned) and not self._rebalancing and not restoring
 
     # ------------------------------------------------------------------ loop
 
@@ -117,8 +124,8 @@ class RouteStage:
             await self._adopt_legacy_offsets()
             consumer = self.kafka.make_consumer()
             consumer.subscribe([self.topic], listener=_listener(self))
+            self._consumer = consumer  # the listener pauses and resumes through it
             await consumer.start()
-            self._consumer = consumer
             try:
                 if self._before_routing is not None:
                     await self._before_routing()
@@ -129,9 +136,14 @@ class RouteStage:
                             await self._process(consumer, producer, batches)
                     self._lag.refresh(consumer)
             finally:
+                # Nothing may reach the changelog any more (a sweep flush, a restore):
+                # stop() leaves the group without calling the revocation listener.
+                self._owned = frozenset()
+                self._producer = None
+                await self._cancel_restore()
                 self._consumer = None
                 self._lag.refresh(None)
-                await consumer.stop()  # revokes (waits for the batch in flight), leaves
+                await consumer.stop()
         finally:
             self._producer = None
             await producer.stop()
@@ -144,8 +156,14 @@ class RouteStage:
         offsets: dict[Any, int] = {}
         touched: list[PartitionMemory] = []
         for tp, recs in batches.items():
-            if tp.partition not in owned or not recs:
-                continue  # fetched before a revocation: the new owner routes these
+            if not recs:
+                continue
+            if tp.partition not in owned:
+                # Fetched before a revocation (the new owner routes these) or before its
+                # restore: read it again from here once it is routed.
+                if tp in consumer.assignment():
+                    consumer.seek(tp, recs[0].offset)
+                continue
             memory = self.store.partition(tp.partition)
             touched.append(memory)
             for rec in recs:
@@ -154,9 +172,22 @@ class RouteStage:
         if not offsets:
             return
         self._metrics.batch_size.labels("route").observe(sum(len(r) for r in batches.values()))
-        await send_acknowledged(producer, records, "route")
+        try:
+            await send_acknowledged(producer, records, "route")
+        except BaseException:
+            # The memory in RAM already holds this batch, its decisions may not be on the
+            # broker: it must never reach the changelog. Forget those partitions; they
+            # are rebuilt from the changelog when they come back.
+            self._forget(touched)
+            raise
         await send_acknowledged(producer, self._changelog_records(touched), "route changelog")
         await commit_batch(consumer, offsets, stage="route", metrics=self._metrics, lag=self._lag)
+
+    def _forget(self, memories: Collection[PartitionMemory]) -> None:
+        for memory in memories:
+            memory.take_dirty()
+            self.store.drop(memory.partition)
+        self._owned = self._owned - {m.partition for m in memories}
 
     def _route(self, rec: Any, memory: PartitionMemory) -> list[Record]:
         source = Source(topic=rec.topic, partition=rec.partition, offset=rec.offset)
@@ -184,39 +215,65 @@ class RouteStage:
     # ------------------------------------------------------------------ rebalancing
 
     async def on_revoked(self) -> None:
-        """Stop routing: wait for the batch in flight (its commit), keep the memory for now."""
+        """Stop routing: cancel a restore, wait for the batch in flight (its commit)."""
         self._rebalancing = True
+        await self._cancel_restore()
         async with self._lock:
             self._owned = frozenset()
 
     async def on_assigned(self, partitions: Collection[int]) -> None:
-        """Drop what went elsewhere, rebuild what arrived from the changelog, then route it."""
+        """Route kept partitions at once; pause the new ones and rebuild them in a task."""
         try:
             async with self._lock:
+                consumer = self._consumer
+                member = _member_id(consumer)
+                if member != self._member:
+                    # A new membership (first join, or after an eviction): another worker
+                    # may have routed any of these partitions meanwhile.
+                    for p in list(self.store.partitions()):
+                        self.store.drop(p)
+                    self._member = member
                 new = set(partitions)
                 for p in set(self.store.partitions()) - new:
                     self.store.drop(p)
                 missing = sorted(new - set(self.store.partitions()))
+                self._owned = frozenset(new - set(missing))
                 if missing:
-                    started = time.monotonic()
-                    restored = await self._restore_until_read(missing)
-                    for memory in restored:
-                        self.store.install(memory)
-                    log.info(
-                        "route: restored %d customer memories of partitions %s in %.1fs",
-                        sum(len(m) for m in restored),
-                        missing,
-                        time.monotonic() - started,
-                    )
-                self._owned = frozenset(new)
+                    tps = _topic_partitions(self.topic, missing)
+                    if consumer is not None:
+                        consumer.pause(*tps)
+                    self._restoring = asyncio.create_task(self._restore_and_resume(missing))
         finally:
             self._rebalancing = False
+
+    async def _restore_and_resume(self, partitions: Sequence[int]) -> None:
+        started = time.monotonic()
+        restored = await self._restore_until_read(partitions)
+        async with self._lock:
+            for memory in restored:
+                self.store.install(memory)
+            self._owned = self._owned | set(partitions)
+            if self._consumer is not None:
+                self._consumer.resume(*_topic_partitions(self.topic, partitions))
+        log.info(
+            "route: restored %d customer memories of partitions %s in %.1fs",
+            sum(len(m) for m in restored),
+            list(partitions),
+            time.monotonic() - started,
+        )
+
+    async def _cancel_restore(self) -> None:
+        task, self._restoring = self._restoring, None
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
     async def _restore_until_read(self, partitions: Sequence[int]) -> list[PartitionMemory]:
         """`_restore`, retried until it succeeds: routing without the memory would be wrong.
 
-        Nothing of these partitions is routed meanwhile (their lag grows, and alerts on it);
-        the group stays stable, since aiokafka heartbeats from a task of its own.
+        Nothing of these partitions is routed meanwhile (they stay paused, their lag grows,
+        and alerts on it); the rest of the worker's partitions are routed.
         """
         delay = _RESTORE_RETRY_S
         while True:
@@ -325,6 +382,18 @@ class RouteStage:
         finally:
             await consumer.stop()
         return list(memories.values())
+
+
+def _member_id(consumer: Any) -> str | None:
+    """The consumer's current group member id (aiokafka keeps it on its coordinator)."""
+    coordinator = getattr(consumer, "_coordinator", None)
+    return getattr(coordinator, "member_id", None)
+
+
+def _topic_partitions(topic: str, partitions: Collection[int]) -> list[Any]:
+    from aiokafka import TopicPartition
+
+    return [TopicPartition(topic, p) for p in partitions]
 
 
 def _listener(stage: RouteStage) -> Any:

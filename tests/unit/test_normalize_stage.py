@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NoReturn
 
 import orjson
+from aiokafka.errors import MessageSizeTooLargeError
 from prometheus_client import CollectorRegistry
 
 from routing.config import load_config
@@ -103,3 +105,68 @@ def test_lag_is_set_for_assigned_partitions_and_removed_when_revoked() -> None:
     s._consumer = FakeConsumer({p0: 50, p1: 9})  # back: its position is unknown until a commit
     s.refresh_lag()
     assert (lag(0), lag(1)) == (0, 0)
+
+
+class Batch:
+    def __init__(self) -> None:
+        self.values: list[bytes] = []
+
+    def append(self, *, key: bytes | None, value: bytes, timestamp: None) -> int:
+        self.values.append(value)
+        return len(self.values)
+
+
+class SizeLimitedBroker:
+    """The producer calls of `send_batched`; the broker refuses batches with a record over 2 KB."""
+
+    def __init__(self) -> None:
+        self.stored: list[tuple[str, bytes]] = []
+
+    async def partitions_for(self, topic: str) -> set[int]:
+        return {0, 1}
+
+    def create_batch(self) -> Batch:
+        return Batch()
+
+    async def send_batch(self, batch: Batch, topic: str, *, partition: int) -> asyncio.Future[None]:
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if any(len(v) > 2048 for v in batch.values):
+            future.set_exception(MessageSizeTooLargeError())
+        else:
+            self.stored += [(topic, v) for v in batch.values]
+            future.set_result(None)
+        return future
+
+
+@dataclass
+class Committer:
+    committed: dict[TP, int] = field(default_factory=dict)
+
+    async def commit(self, offsets: dict[TP, int]) -> None:
+        self.committed.update(offsets)
+
+
+def test_outputs_over_the_brokers_size_limit_become_small_dead_letters() -> None:
+    s = stage(Normalizer(lambda: NOW), Metrics.create(CollectorRegistry()))
+    long_text = "Где мой заказ? " * 300  # a 4.5 KB letter: fine as input, too large for this broker
+    inputs = [
+        raw(envelope("chat", event_id="ok")),
+        raw(envelope("chat", {"session_id": "s", "text": long_text}, event_id="long")),
+        b"x" * 3000,  # not JSON, and its dead letter with the original is too large too
+    ]
+    tp = TP(TOPICS.raw, 0)
+    batches = {tp: [Rec(TOPICS.raw, 0, i, v) for i, v in enumerate(inputs)]}
+    broker, consumer = SizeLimitedBroker(), Committer()
+    asyncio.run(s._process(consumer, broker, batches))
+    assert consumer.committed == {tp: 3}  # nothing stalls, nothing is left behind
+    by_topic: dict[str, list[dict[str, object]]] = {}
+    for topic, value in broker.stored:
+        by_topic.setdefault(topic, []).append(orjson.loads(value))
+    # "ok" may go twice (its batch went through before the retry one by one): at-least-once.
+    assert {c["event_id"] for c in by_topic[TOPICS.normalized]} == {"ok"}
+    dead = {d["reason"]: d for d in by_topic[TOPICS.dlq]}
+    assert dead.keys() == {"too_large", "not_json"}
+    assert dead["too_large"]["event_id"] == "long" and dead["too_large"]["original_b64"] == ""
+    assert dead["too_large"]["source"] == {"topic": TOPICS.raw, "partition": 0, "offset": 1}
+    assert dead["not_json"]["original_b64"] == "" and dead["not_json"]["original_size"] == 3000
+    assert f"{TOPICS.raw}[0]@2" in str(dead["not_json"]["message"])

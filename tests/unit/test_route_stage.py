@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -16,7 +17,7 @@ from routing.config import load_config
 from routing.contact import Contact
 from routing.memory import CustomerMemory
 from streams import route_stage
-from streams.batches import key_hash
+from streams.batches import RecordTooLarge, key_hash
 from streams.ingest import Normalizer, Source
 from streams.memory_store import MemoryStore, PartitionMemory
 from streams.metrics import Metrics
@@ -82,6 +83,9 @@ class FakeProducer:
 @dataclass
 class FakeConsumer:
     log: list[tuple[str, str, int, int]]
+
+    def assignment(self) -> set[TP]:
+        return set()
 
     async def commit(self, offsets: dict[TP, int]) -> None:
         for tp, offset in offsets.items():
@@ -191,32 +195,131 @@ class Restoring(RouteStage):
         return out
 
 
-def test_a_rebalance_restores_new_partitions_and_keeps_the_ones_it_still_owns() -> None:
+class Coordinator:
+    member_id = "member-1"
+
+
+class GroupConsumer:
+    """What the listener uses of aiokafka's consumer: pause/resume and the member id."""
+
+    def __init__(self) -> None:
+        self._coordinator = Coordinator()
+        self.paused: set[int] = set()
+        self.calls: list[tuple[str, list[int]]] = []
+
+    def pause(self, *tps: Any) -> None:
+        self.paused |= {tp.partition for tp in tps}
+        self.calls.append(("pause", sorted(tp.partition for tp in tps)))
+
+    def resume(self, *tps: Any) -> None:
+        self.paused -= {tp.partition for tp in tps}
+        self.calls.append(("resume", sorted(tp.partition for tp in tps)))
+
+
+def restoring(cls: type[Restoring] = Restoring) -> tuple[Restoring, GroupConsumer]:
     base = stage()
-    s = Restoring(
-        base._pipeline,
-        base._metrics,
-        topic=base.topic,
-        changelog=base.changelog,
-        kafka=StageKafka("g", {}, batch_size=10),
+    s = cls(
+        base._pipeline, base._metrics, topic=base.topic, changelog=base.changelog, kafka=base.kafka
     )
     s.restored = []
+    consumer = GroupConsumer()
+    s._consumer = consumer
+    return s, consumer
+
+
+async def settle(s: RouteStage) -> None:
+    if s._restoring is not None:
+        await s._restoring
+
+
+def test_a_rebalance_restores_new_partitions_and_keeps_the_ones_it_still_owns() -> None:
+    s, consumer = restoring()
 
     async def scenario() -> None:
         await s.on_revoked()
         assert not s.settled()
         await s.on_assigned({0, 1})
-        assert s.assignment() == {0, 1} and s.settled()
+        # The listener returned at once: the new partitions are paused until restored.
+        assert s.assignment() == frozenset() and consumer.paused == {0, 1} and not s.settled()
+        await settle(s)
+        assert s.assignment() == {0, 1} and s.settled() and consumer.paused == set()
         s.store.partition(1)[b"fresh"] = CustomerMemory()  # routed since
         await s.on_revoked()
         assert s.assignment() == frozenset()  # nothing is routed while the group rebalances
         await s.on_assigned({1, 2})
+        assert s.assignment() == {1}  # kept: routed at once, while 2 is being restored
+        await settle(s)
         assert s.assignment() == {1, 2}
 
     asyncio.run(scenario())
     assert s.restored == [[0, 1], [2]]  # partition 1 was kept, not read again
     assert set(s.store.partitions()) == {1, 2}
     assert b"fresh" in s.store.partition(1)
+    assert consumer.calls == [
+        ("pause", [0, 1]),
+        ("resume", [0, 1]),
+        ("pause", [2]),
+        ("resume", [2]),
+    ]
+
+
+def test_after_a_new_membership_no_memory_is_kept() -> None:
+    """An evicted member rejoins with a new id: another worker may have routed its partitions."""
+    s, consumer = restoring()
+
+    async def scenario() -> None:
+        await s.on_assigned({0, 1})
+        await settle(s)
+        s.store.partition(0)[b"stale"] = CustomerMemory()
+        await s.on_revoked()
+        consumer._coordinator.member_id = "member-2"
+        await s.on_assigned({0, 1})
+        await settle(s)
+
+    asyncio.run(scenario())
+    assert s.restored == [[0, 1], [0, 1]]
+    assert b"stale" not in s.store.partition(0)
+
+
+class Slow(Restoring):
+    started: asyncio.Event
+
+    async def _restore(self, partitions: Sequence[int]) -> list[PartitionMemory]:
+        self.started.set()
+        await asyncio.sleep(30)
+        return await super()._restore(partitions)
+
+
+def test_a_revocation_cancels_a_restore_in_progress() -> None:
+    s, consumer = restoring(Slow)
+
+    async def scenario() -> None:
+        assert isinstance(s, Slow)
+        s.started = asyncio.Event()
+        await s.on_assigned({0})
+        await s.started.wait()
+        await asyncio.wait_for(s.on_revoked(), 1.0)  # does not wait out the restore
+        assert s.assignment() == frozenset() and s._restoring is None
+        assert ("resume", [0]) not in consumer.calls
+
+    asyncio.run(scenario())
+
+
+class FailingProducer(FakeProducer):
+    async def send_batch(self, batch: Batch, topic: str, *, partition: int) -> asyncio.Future[None]:
+        raise RecordTooLarge("a record that cannot be sent")
+
+
+def test_a_batch_whose_decisions_fail_never_reaches_the_changelog() -> None:
+    s = stage()
+    log: list[tuple[str, str, int, int]] = []
+    batches = batches_of(contacts(10))
+    s._owned = frozenset(tp.partition for tp in batches)
+    with pytest.raises(RecordTooLarge):
+        asyncio.run(s._process(FakeConsumer(log), FailingProducer(log), batches))
+    # The memory that holds the batch is gone with its partitions; a flush sends nothing.
+    assert s.assignment() == frozenset() and s.store.partitions() == {}
+    assert not [e for e in log if e[1] == TOPICS.memory_changelog]
 
 
 def test_partition_memory_changelogs_the_latest_value_once_per_key() -> None:
@@ -268,18 +371,14 @@ def test_a_changelog_that_cannot_be_read_is_retried_and_nothing_is_routed_meanwh
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     monkeypatch.setattr(route_stage, "_RESTORE_RETRY_S", 0.01)
-    base = stage()
-    s = Flaky(
-        base._pipeline, base._metrics, topic=base.topic, changelog=base.changelog, kafka=base.kafka
-    )
-    s.restored = []
+    s, consumer = restoring(Flaky)
 
     async def scenario() -> None:
-        task = asyncio.create_task(s.on_assigned({0}))
+        await s.on_assigned({0})
         await asyncio.sleep(0.005)
-        assert s.assignment() == frozenset()  # not routed before its memory is read
-        await task
+        assert s.assignment() == frozenset() and consumer.paused == {0}
+        await settle(s)
 
     asyncio.run(scenario())
-    assert s.assignment() == {0} and s.restored == [[0]]
+    assert s.assignment() == {0} and s.restored == [[0]] and consumer.paused == set()
     assert sum("cannot rebuild the customer memory" in r.message for r in caplog.records) == 2
