@@ -111,9 +111,19 @@ async def send_batched(
     # send_batch waits while an earlier batch of its partition is still lingering, so the
     # partitions are queued concurrently (awaiting them one by one would add those waits
     # up); the chunks of one partition go in order.
-    per_partition = await asyncio.gather(
-        *(_send_partition(producer, t, p, group) for (t, p), group in groups.items())
-    )
+    tasks = [
+        asyncio.ensure_future(_send_partition(producer, t, p, group))
+        for (t, p), group in groups.items()
+    ]
+    try:
+        per_partition = await asyncio.gather(*tasks)
+    except BaseException:
+        # A retry sends everything again: a sibling still queueing the rest of its
+        # partition's chunks must not go on and land after the retry's newer records.
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
     return [future for futures in per_partition for future in futures]
 
 

@@ -94,3 +94,26 @@ def test_a_batch_that_refuses_its_first_record_is_an_error_not_a_silent_drop() -
     with pytest.raises(ValueError, match="does not fit an empty batch"):
         asyncio.run(send_batched(producer, by_key, [Record("a", b"0", b"big")]))
     assert producer.sent == []  # and no empty batch went out first
+
+
+class FailingOnePartition(FakeProducer):
+    """Partition 0's first send fails at once; partition 1 is slow to queue its chunks."""
+
+    async def send_batch(self, batch: FakeBatch, topic: str, *, partition: int) -> Any:
+        if partition == 0:
+            raise ConnectionError("leader moved")
+        await asyncio.sleep(0.01)  # waits for its earlier chunk to leave, like aiokafka
+        return await super().send_batch(batch, topic, partition=partition)
+
+
+def test_a_failed_send_stops_the_other_partitions_still_queueing() -> None:
+    producer = FailingOnePartition(capacity=1)
+    records = [Record("a", b"0", b"x")] + [Record("a", b"1", f"v{i}".encode()) for i in range(5)]
+
+    async def go() -> None:
+        with pytest.raises(ConnectionError):
+            await send_batched(producer, by_key, records)
+        await asyncio.sleep(0.1)  # nothing of the failed attempt goes out after it failed
+
+    asyncio.run(go())
+    assert len(producer.sent) <= 1  # partition 1 stopped after at most its first chunk
