@@ -88,11 +88,12 @@ async def send_batched(
     covers single sends, and records of one partition keep their order.
 
     Args:
-        producer: An `aiokafka.AIOKafkaProducer` (faust's, or the caller's own).
-        partition_of: topic, key -> partition, the same hash faust's producer uses
-            (`app.producer.key_partition`), so a keyed record lands where a single send
-            would put it (the route stage relies on that: the customer-memory table is
-            co-partitioned with contacts.normalized). A None key may go anywhere.
+        producer: An `aiokafka.AIOKafkaProducer`.
+        partition_of: topic, key -> partition, the producer's default hash (see
+            `send_acknowledged`), so a keyed record lands where a single send would put
+            it: contacts.normalized is keyed by customer, and the route stage keeps each
+            customer's memory on the partition of their contacts. A None key may go
+            anywhere.
         records: What to send, in order; a record's own `partition` wins over the hash.
 
     Returns:

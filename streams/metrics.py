@@ -222,7 +222,7 @@ class Metrics:
             ),
             memory_sweeps=Counter(
                 "wavebreak_memory_sweeps",
-                "Completed sweeps of the customer-memory table (WAVEBREAK_MEMORY_SWEEP_SECONDS).",
+                "Completed sweeps of the customer memory (WAVEBREAK_MEMORY_SWEEP_SECONDS).",
                 registry=reg,
             ),
             offset_gaps=Counter(

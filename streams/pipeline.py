@@ -172,7 +172,7 @@ class Pipeline:
     def route(
         self, value: bytes | None, source: Source, memory: MutableMapping[Any, Any]
     ) -> list[Record]:
-        """Route one normalized contact; `memory` is the customer-memory table (or a dict).
+        """Route one normalized contact; `memory` is the partition's customer memory (or a dict).
 
         Returns the decision records (routed + per-target topic), nothing for a duplicate,
         or a dead letter when the record does not decode.
@@ -251,7 +251,7 @@ class Pipeline:
         return decision
 
     def memory_expires_at(self, value: Any) -> float:
-        """When a customer-memory table value stops mattering under the active config."""
+        """When a stored customer memory stops mattering under the active config."""
         config = self.config()
         if config is not self._cfg:
             self._use(config)

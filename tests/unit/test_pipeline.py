@@ -180,7 +180,7 @@ def test_angry_public_post_then_call_reaches_a_senior() -> None:
     assert d2.rule_id == "senior.recent_public_negative"
     assert [t for _, t in rec.escalations][1] == ("recent_public_negative",)
     assert len(rec.scores) == 2
-    # The table value stays JSON (the faust table serializes it with orjson).
+    # Without native memory the stored value stays JSON-ready (orjson serializes it).
     (value,) = memory.values()
     assert len(orjson.loads(orjson.dumps(value))["recent"]) == 2
 
