@@ -13,9 +13,7 @@ from collections.abc import (
 from typing import Any, cast
 
 import faust
-from faust.streams import (
-    Stream,  # see _StagedMemory.commit for why
-)
+from faust.streams import Stream
 from faust.types import EventT, StreamT
 
 from routing.waves import StateChange, WaveDetector

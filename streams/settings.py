@@ -60,9 +60,8 @@ class Settings(BaseSettings):
     web_port: int = Field(default=6066, ge=0, le=65535)
 
     # Hot path.
-    batch_size: int = Field(default=500, ge=1, le=10_000, description="events per agent batch")
-    batch_within: float = Field(
-        default=0.05, gt=0, le=5, description="max seconds to wait to fill a batch"
+    batch_size: int = Field(
+        default=500, ge=1, le=10_000, description="most records per fetch of either stage"
     )
     fetch_max_wait_ms: int | None = Field(
         default=None,

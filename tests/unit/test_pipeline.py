@@ -270,8 +270,8 @@ def test_every_contact_gets_exactly_one_target(channel: str, text: str, tier: st
 def test_native_memory_decides_as_the_dict_memory(
     items: list[tuple[str, int, int, str, int]],
 ) -> None:
-    # The offline router keeps CustomerMemory objects (native_memory); the workers keep
-    # JSON-ready dicts that go through the changelog. Same contacts, same records.
+    # The offline router and the route stage keep CustomerMemory objects (native_memory);
+    # a plain dict memory keeps JSON-ready dicts. Same contacts, same records.
     def pipeline(native: bool) -> Pipeline:
         return Pipeline(
             TOPICS,
